@@ -1,0 +1,241 @@
+"""The values that flow through declstack: desired state, observed state, and the plan.
+
+Everything here is frozen and free of I/O. `spec` builds the desired side,
+`cloud` builds the observed side, `planner` turns both into a `Plan`,
+`render` shows it and `reconciler` executes it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+NETWORKS_AUTO = "auto"
+NETWORKS_NONE = "none"
+
+#: Nova statuses that mean "this server no longer exists".
+GONE_STATUSES = frozenset({"DELETED", "SOFT_DELETED"})
+#: Nova statuses that mean "being built, wait for it; never create it twice".
+IN_PROGRESS_STATUSES = frozenset({"BUILD", "REBUILD"})
+
+
+def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """A read-only copy of a mapping, so frozen dataclasses stay frozen."""
+    return MappingProxyType(dict(items or {}))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a value came from in a spec file, for file:line:col messages."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Per-server lifecycle options."""
+
+    prevent_destroy: bool = False
+    create_before_destroy: bool = False
+
+
+@dataclass(frozen=True)
+class DesiredServer:
+    """One server as the spec wants it, after defaults and count expansion.
+
+    `image`, `flavor`, `networks` and `security_groups` are kept as the user
+    wrote them (name or id); they are resolved to ids only for a create.
+    `networks` is the string "auto" or "none", or a tuple of names/ids.
+    """
+
+    name: str
+    image: str
+    flavor: str
+    key_name: str | None = None
+    networks: str | tuple[str, ...] = NETWORKS_AUTO
+    security_groups: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=frozen_map)
+    tags: tuple[str, ...] = ()
+    user_data: str | None = None
+    availability_zone: str | None = None
+    description: str | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec file: the whole desired state of one stack."""
+
+    stack: str
+    servers: tuple[DesiredServer, ...]
+    cloud: str | None = None
+    path: str = "<spec>"
+
+
+@dataclass(frozen=True)
+class ObservedServer:
+    """A server as the cloud reports it (read-only snapshot)."""
+
+    id: str
+    name: str
+    status: str
+    metadata: Mapping[str, str] = field(default_factory=frozen_map)
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    task_state: str | None = None
+    image_id: str | None = None
+    flavor_name: str | None = None
+    addresses: tuple[tuple[str, str], ...] = ()  # (network name, ip)
+    fault: str | None = None
+    created: str = ""
+
+    @property
+    def is_gone(self) -> bool:
+        return self.status.upper() in GONE_STATUSES or self.task_state == "deleting"
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status.upper() in IN_PROGRESS_STATUSES
+
+    @property
+    def is_error(self) -> bool:
+        return self.status.upper() == "ERROR"
+
+
+@dataclass(frozen=True)
+class NamedResource:
+    """An image, flavor, network, key pair or security group in the cloud."""
+
+    id: str
+    name: str
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the cloud offers to build servers from; used to check and resolve references."""
+
+    images: tuple[NamedResource, ...] = ()
+    flavors: tuple[NamedResource, ...] = ()
+    networks: tuple[NamedResource, ...] = ()
+    keypairs: tuple[NamedResource, ...] = ()
+    security_groups: tuple[NamedResource, ...] = ()
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """Everything one server create needs, with references resolved to ids.
+
+    `networks` is "auto", "none" or a tuple of network ids.
+    `metadata` and `tags` already include declstack's ownership marker.
+    """
+
+    name: str
+    image_id: str
+    flavor_id: str
+    networks: str | tuple[str, ...]
+    metadata: Mapping[str, str]
+    tags: tuple[str, ...]
+    key_name: str | None = None
+    security_groups: tuple[str, ...] = ()
+    user_data: str | None = None
+    availability_zone: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerPatch:
+    """An in-place update that touches only what declstack manages."""
+
+    set_metadata: Mapping[str, str] = field(default_factory=frozen_map)
+    delete_metadata: tuple[str, ...] = ()
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    description: str | None = None
+    change_description: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.set_metadata
+            or self.delete_metadata
+            or self.add_tags
+            or self.remove_tags
+            or self.change_description
+        )
+
+
+class Action(str, enum.Enum):
+    """What a change does. Closed set: apply knows exactly these."""
+
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+    @property
+    def symbol(self) -> str:
+        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-"}[
+            self.value
+        ]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned change to one server address (the server name).
+
+    `before` is the managed server being changed (None for a create);
+    `after` is the desired server (None for a delete). `create` is set for
+    CREATE and REPLACE once references are resolved; `patch` for UPDATE.
+    """
+
+    address: str
+    action: Action
+    reason: str
+    before: ObservedServer | None = None
+    after: DesiredServer | None = None
+    patch: ServerPatch | None = None
+    create: CreateRequest | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem found while planning. Errors block apply; warnings do not."""
+
+    severity: str  # "error" | "warning"
+    message: str
+    address: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The full set of changes for one stack, and what was found on the way."""
+
+    stack: str
+    changes: tuple[Change, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)

@@ -1,0 +1,148 @@
+"""How a server carries declstack's ownership marker and create-time fingerprint.
+
+The cloud is the source of truth, so everything declstack needs to recognise
+and compare its servers is stored on the server itself, set in the create
+request (so a run killed mid-boot still leaves a recognisable server):
+
+- tag ``declstack:stack=<stack>``: lets the list call filter server-side;
+- metadata ``declstack:stack`` = stack name: the marker (tags need Nova >= 2.26);
+- metadata ``declstack:fingerprint``: one short hash per create-time attribute,
+  of the values *as written in the spec*, so an image renamed or re-uploaded in
+  the cloud never causes a diff, and a name-vs-id comparison never happens;
+- metadata ``declstack:managed-metadata`` / ``declstack:managed-tags``: the user
+  keys and tags declstack set, so removing one from the spec removes exactly it
+  and nothing somebody else added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from declstack.model import DesiredServer, ObservedServer
+
+PREFIX = "declstack:"
+STACK_KEY = "declstack:stack"
+FINGERPRINT_KEY = "declstack:fingerprint"
+MANAGED_METADATA_KEY = "declstack:managed-metadata"
+MANAGED_TAGS_KEY = "declstack:managed-tags"
+FINGERPRINT_VERSION = "v1"
+
+#: Create-time attributes: changing one of them means replacing the server.
+CREATE_TIME_ATTRIBUTES = (
+    "image",
+    "flavor",
+    "key_name",
+    "networks",
+    "security_groups",
+    "user_data",
+    "availability_zone",
+)
+
+#: Nova metadata values are limited to 255 characters.
+MAX_METADATA_VALUE = 255
+
+
+def stack_tag(stack: str) -> str:
+    """The tag that marks a server as belonging to `stack` (Nova tags: <= 60 chars)."""
+    return f"declstack:stack={stack}"
+
+
+def owner_of(server: ObservedServer) -> str | None:
+    """The stack that owns `server`, or None when declstack does not manage it."""
+    return server.metadata.get(STACK_KEY)
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def create_time_values(server: DesiredServer) -> dict[str, object]:
+    """The create-time attributes of a desired server, as written in the spec."""
+    networks: object = (
+        server.networks if isinstance(server.networks, str) else list(server.networks)
+    )
+    return {
+        "image": server.image,
+        "flavor": server.flavor,
+        "key_name": server.key_name,
+        "networks": networks,
+        "security_groups": sorted(server.security_groups),
+        "user_data": server.user_data,
+        "availability_zone": server.availability_zone,
+    }
+
+
+def fingerprint(server: DesiredServer) -> str:
+    """`v1;image=<h>;flavor=<h>;...`: one hash per create-time attribute."""
+    values = create_time_values(server)
+    parts = [f"{name}={_digest(values[name])}" for name in CREATE_TIME_ATTRIBUTES]
+    return ";".join([FINGERPRINT_VERSION, *parts])
+
+
+def parse_fingerprint(text: str | None) -> dict[str, str] | None:
+    """The per-attribute hashes of a stored fingerprint, or None if unreadable."""
+    if not text:
+        return None
+    version, _, rest = text.partition(";")
+    if version != FINGERPRINT_VERSION:
+        return None
+    result: dict[str, str] = {}
+    for part in rest.split(";"):
+        name, sep, digest = part.partition("=")
+        if not sep:
+            return None
+        result[name] = digest
+    return result
+
+
+def changed_create_attributes(server: DesiredServer, observed: ObservedServer) -> list[str]:
+    """Names of create-time attributes whose spec value differs from the recorded one.
+
+    A server whose fingerprint is missing or unreadable reports every attribute,
+    so the planner replaces it rather than guessing.
+    """
+    recorded = parse_fingerprint(observed.metadata.get(FINGERPRINT_KEY))
+    if recorded is None:
+        return list(CREATE_TIME_ATTRIBUTES)
+    wanted = parse_fingerprint(fingerprint(server))
+    assert wanted is not None
+    return [name for name in CREATE_TIME_ATTRIBUTES if recorded.get(name) != wanted[name]]
+
+
+def join_names(names: list[str] | tuple[str, ...]) -> str:
+    """Encode a list of metadata keys or tags into one metadata value."""
+    return json.dumps(sorted(names), separators=(",", ":"))
+
+
+def split_names(value: str | None) -> list[str]:
+    """Decode `join_names`; an unreadable value counts as an empty list."""
+    if not value:
+        return []
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return []
+    if not isinstance(decoded, list):
+        return []
+    return [str(item) for item in decoded]
+
+
+def marker_metadata(stack: str, server: DesiredServer) -> dict[str, str]:
+    """The metadata declstack itself sets on a server it creates."""
+    return {
+        STACK_KEY: stack,
+        FINGERPRINT_KEY: fingerprint(server),
+        MANAGED_METADATA_KEY: join_names(list(server.metadata)),
+        MANAGED_TAGS_KEY: join_names(list(server.tags)),
+    }
+
+
+def managed_metadata_keys(observed: Mapping[str, str]) -> list[str]:
+    return split_names(observed.get(MANAGED_METADATA_KEY))
+
+
+def managed_tags(observed: Mapping[str, str]) -> list[str]:
+    return split_names(observed.get(MANAGED_TAGS_KEY))

@@ -1,0 +1,1 @@
+"""A local OpenStack-compatible cloud (Keystone, Nova, Glance, Neutron) over real HTTP."""
