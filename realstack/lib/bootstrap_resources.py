@@ -1,0 +1,74 @@
+"""Post-start bootstrap: wait for nova-compute, map it to cell1, create
+flavors, a tiny 'cirros' image, a shared 'private' network.  Idempotent."""
+import os
+import subprocess
+import sys
+import time
+
+import openstack
+
+BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATE = os.environ.get('REALSTACK_HOME') or os.path.join(os.path.dirname(BASE), '.realstack')
+BIN = os.path.dirname(sys.executable)
+t0 = time.time()
+
+
+def say(msg):
+    print('  [%5.1fs] %s' % (time.time() - t0, msg), flush=True)
+
+
+admin = openstack.connect(cloud='realstack-admin')
+
+# 1. nova-compute registered its service and compute node + resource provider
+deadline = time.time() + 180
+while True:
+    try:
+        svcs = [s for s in admin.compute.services()
+                if s.binary == 'nova-compute' and s.state == 'up']
+        rps = list(admin.placement.resource_providers())
+        if svcs and rps:
+            break
+    except Exception as e:  # API may still be warming up
+        say('waiting for nova-compute: %s' % e)
+    if time.time() > deadline:
+        sys.exit('nova-compute did not come up (see logs/nova-compute.log)')
+    time.sleep(1)
+say('nova-compute is up; resource provider %s' % rps[0].name)
+r = subprocess.run([os.path.join(BIN, 'nova-manage'), '--config-file',
+                    os.path.join(STATE, 'etc/nova/nova.conf'),
+                    'cell_v2', 'discover_hosts', '--verbose'],
+                   capture_output=True, text=True)
+if r.returncode:
+    sys.exit('nova-manage cell_v2 discover_hosts failed:\n' + r.stdout + r.stderr)
+say('compute host mapped to cell1')
+
+# 2. flavors (public)
+FLAVORS = [  # name, ram MiB, vcpus, disk GiB
+    ('m1.nano', 128, 1, 1), ('m1.tiny', 512, 1, 1), ('m1.small', 2048, 1, 20),
+    ('m1.medium', 4096, 2, 40), ('m1.large', 8192, 4, 80),
+]
+have = {f.name for f in admin.compute.flavors()}
+for i, (name, ram, vcpus, disk) in enumerate(FLAVORS, 1):
+    if name not in have:
+        admin.compute.create_flavor(name=name, ram=ram, vcpus=vcpus, disk=disk,
+                                    id=str(i), is_public=True)
+say('flavors: %s' % ', '.join(f[0] for f in FLAVORS))
+
+# 3. image: 1 MiB of data uploaded to glance's file store, public
+if not admin.image.find_image('cirros'):
+    data = b'realstack fake cirros image\n' + b'\0' * (1024 * 1024 - 28)
+    img = admin.image.create_image(
+        name='cirros', data=data, disk_format='raw', container_format='bare',
+        visibility='public', wait=True)
+    say('image cirros uploaded (%s, %s)' % (img.id, admin.image.get_image(img.id).status))
+else:
+    say('image cirros exists')
+
+# 4. network: shared tenant network 'private' with an IPv4 subnet
+net = admin.network.find_network('private')
+if not net:
+    net = admin.network.create_network(name='private', is_shared=True)
+    admin.network.create_subnet(network_id=net.id, name='private-subnet',
+                                ip_version=4, cidr='10.0.0.0/24',
+                                gateway_ip='10.0.0.1', enable_dhcp=True)
+say('network private (%s) 10.0.0.0/24, shared' % net.id)
