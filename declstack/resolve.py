@@ -1,0 +1,141 @@
+"""Check a plan's references against the cloud catalog and build the create requests.
+
+Only CREATE and REPLACE changes need this: an existing server is compared by
+its fingerprint, never by looking names up, so a renamed or re-uploaded image
+never makes a plan unstable. Pure: the caller fetches the `Catalog`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Sequence
+
+from declstack import ownership
+from declstack.model import (
+    Action,
+    Catalog,
+    Change,
+    CreateRequest,
+    DesiredServer,
+    Diagnostic,
+    NamedResource,
+    Plan,
+    frozen_map,
+)
+
+_BUILDS = (Action.CREATE, Action.REPLACE)
+
+
+def needs_catalog(plan: Plan) -> bool:
+    """True when some change creates a server, so the catalog must be fetched."""
+    return any(c.action in _BUILDS and c.after is not None for c in plan.changes)
+
+
+def resolve(plan: Plan, catalog: Catalog) -> Plan:
+    """Fill `Change.create` for every create/replace, or report what cannot be found."""
+    diagnostics = list(plan.diagnostics)
+    changes: list[Change] = []
+    for change in plan.changes:
+        if change.action in _BUILDS and change.after is not None:
+            request, problems = _create_request(plan.stack, change.after, catalog)
+            diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
+            change = dataclasses.replace(change, create=request)
+        changes.append(change)
+    return Plan(plan.stack, tuple(changes), tuple(diagnostics))
+
+
+class _Problems:
+    """Collects the diagnostics of one server's references."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def find(self, kind: str, ref: str, pool: Sequence[NamedResource]) -> NamedResource | None:
+        found, problem = lookup(kind, ref, pool)
+        if problem is not None:
+            self.items.append(problem)
+        return found
+
+
+def _create_request(
+    stack: str, server: DesiredServer, catalog: Catalog
+) -> tuple[CreateRequest | None, list[Diagnostic]]:
+    problems = _Problems()
+    image = problems.find("image", server.image, catalog.images)
+    if image is not None and image.status is not None and image.status.lower() != "active":
+        problems.items.append(
+            Diagnostic(
+                "error",
+                f'image "{server.image}" (id {image.id}) is not active (status {image.status})',
+                hint="wait until the image upload finishes, or pick an active image",
+            )
+        )
+        image = None
+    flavor = problems.find("flavor", server.flavor, catalog.flavors)
+
+    networks: str | tuple[str, ...] = server.networks
+    if not isinstance(server.networks, str):
+        found = [problems.find("network", ref, catalog.networks) for ref in server.networks]
+        networks = tuple(n.id for n in found if n is not None)
+
+    key_name = None
+    if server.key_name is not None:
+        keypair = problems.find("key pair", server.key_name, catalog.keypairs)
+        key_name = keypair.name if keypair is not None else None
+
+    groups = [
+        problems.find("security group", ref, catalog.security_groups)
+        for ref in server.security_groups
+    ]
+
+    if problems.items or image is None or flavor is None:
+        return None, problems.items
+    tags = list(dict.fromkeys([*server.tags, ownership.stack_tag(stack)]))
+    return (
+        CreateRequest(
+            name=server.name,
+            image_id=image.id,
+            flavor_id=flavor.id,
+            networks=networks,
+            metadata=frozen_map({**server.metadata, **ownership.marker_metadata(stack, server)}),
+            tags=tuple(tags),
+            key_name=key_name,
+            security_groups=tuple(g.id for g in groups if g is not None),
+            user_data=server.user_data,
+            availability_zone=server.availability_zone,
+            description=server.description,
+        ),
+        [],
+    )
+
+
+def lookup(
+    kind: str, ref: str, pool: Sequence[NamedResource]
+) -> tuple[NamedResource | None, Diagnostic | None]:
+    """Find `ref` by exact id, then by exact name; explain a miss or an ambiguous name."""
+    for resource in pool:
+        if resource.id == ref:
+            return resource, None
+    named = [r for r in pool if r.name == ref]
+    if len(named) == 1:
+        return named[0], None
+    if named:
+        ids = ", ".join(sorted(r.id for r in named))
+        return None, Diagnostic(
+            "error",
+            f'{kind} name "{ref}" is shared by {len(named)} {kind}s (ids {ids}); use the id',
+            hint=f"write the {kind}'s id in the spec instead of its name",
+        )
+    names = sorted({r.name for r in pool})
+    close = difflib.get_close_matches(ref, names, n=3, cutoff=0.6)
+    if close:
+        suggestion = " or ".join(f'"{name}"' for name in close)
+        return None, Diagnostic("error", f'{kind} "{ref}" not found; did you mean {suggestion}?')
+    available = ", ".join(f'"{name}"' for name in names[:10]) or "none"
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return None, Diagnostic(
+        "error",
+        f'{kind} "{ref}" not found',
+        hint=f"available {kind}s: {available}{more}",
+    )
