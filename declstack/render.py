@@ -1,0 +1,339 @@
+"""Show a plan as Terraform-like text, as versioned JSON, or as Markdown for PR comments.
+
+All three views come from the same `Plan` value and decide nothing: the
+planner already said what happens and why. user_data is never shown, only its
+sha256, since it often carries secrets. declstack's own `declstack:*`
+bookkeeping keys and tags are left out of the human views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from declstack import ownership
+from declstack.model import (
+    Action,
+    Change,
+    CreateRequest,
+    DesiredServer,
+    Diagnostic,
+    ObservedServer,
+    Plan,
+    ServerPatch,
+)
+
+#: Version of the JSON plan format; see docs/plan-format.md. Bump the minor for
+#: added fields, the major for removed or changed ones.
+FORMAT_VERSION = "1.0"
+
+_ANSI = {
+    Action.CREATE: "32",
+    Action.UPDATE: "33",
+    Action.REPLACE: "35",
+    Action.DELETE: "31",
+    Action.NOOP: "2",
+}
+
+
+def user_data_digest(user_data: str | None) -> str | None:
+    """`sha256:<hex>` of user_data, so a change is visible but the text never is."""
+    if user_data is None:
+        return None
+    return "sha256:" + hashlib.sha256(user_data.encode()).hexdigest()
+
+
+def summary_line(plan: Plan) -> str:
+    """`Plan: 1 to add, ...` or the no-changes sentence."""
+    if not plan.has_changes:
+        if plan.errors:
+            return "No changes can be planned until the errors above are fixed."
+        return f'No changes. The stack "{plan.stack}" matches the spec.'
+    return (
+        f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "
+        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to destroy."
+    )
+
+
+# --- text -------------------------------------------------------------------
+
+
+def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str:
+    """Terraform-like text: one block per change, then diagnostics, then the summary."""
+
+    def paint(text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+    lines: list[str] = []
+    shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP]
+    if plan.has_changes:
+        lines += [f'declstack will perform these actions on stack "{plan.stack}":', ""]
+    elif shown:
+        lines += [f'Servers of stack "{plan.stack}":', ""]
+    for change in shown:
+        symbol = change.action.symbol.rjust(3)
+        ident = f" (id {change.before.id})" if change.before else ""
+        header = f"{symbol} {change.address}{ident}: {change.reason}"
+        lines.append(paint(header, _ANSI[change.action]))
+        lines += [f"      {row}" for row in _text_details(change)]
+    if shown:
+        lines.append("")
+
+    for title, items, code, mark in (
+        ("Errors", plan.errors, "31", "x"),
+        ("Warnings", plan.warnings, "33", "!"),
+    ):
+        if not items:
+            continue
+        lines.append(paint(f"{title}:", code))
+        for diagnostic in items:
+            lines.append(paint(f"  {mark} {_diagnostic_text(diagnostic)}", code))
+            if diagnostic.hint:
+                lines.append(f"      hint: {diagnostic.hint}")
+        lines.append("")
+
+    lines.append(paint(summary_line(plan), "1"))
+    if plan.errors and plan.has_changes:
+        lines.append(f"Apply is blocked by {len(plan.errors)} error(s).")
+    return "\n".join(lines) + "\n"
+
+
+def _diagnostic_text(diagnostic: Diagnostic) -> str:
+    address = diagnostic.address
+    if address and not diagnostic.message.startswith(f"{address}:"):
+        return f"{address}: {diagnostic.message}"
+    return diagnostic.message
+
+
+def _q(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text_details(change: Change) -> list[str]:
+    if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
+        return _patch_rows(change.patch, change.before)
+    if change.action in (Action.CREATE, Action.REPLACE) and change.after is not None:
+        return _desired_rows(change.after, change.before, change.create)
+    return []
+
+
+def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
+    rows = []
+    for key, value in sorted(patch.set_metadata.items()):
+        if key.startswith(ownership.PREFIX):
+            continue
+        old = _q(before.metadata[key]) if key in before.metadata else "(unset)"
+        rows.append(f"metadata.{key}: {old} -> {_q(value)}")
+    rows += [
+        f"metadata.{key}: {_q(before.metadata.get(key))} -> (removed)"
+        for key in patch.delete_metadata
+    ]
+    tag_changes = [f"+{t}" for t in patch.add_tags] + [f"-{t}" for t in patch.remove_tags]
+    if tag_changes:
+        rows.append("tags: " + " ".join(tag_changes))
+    if patch.change_description:
+        old = _q(before.description) if before.description is not None else "(unset)"
+        rows.append(f"description: {old} -> {_q(patch.description)}")
+    return rows
+
+
+def _desired_rows(
+    server: DesiredServer, before: ObservedServer | None, create: CreateRequest | None
+) -> list[str]:
+    forces: set[str] = set()
+    if before is not None and not before.is_error:
+        recorded = ownership.parse_fingerprint(before.metadata.get(ownership.FINGERPRINT_KEY))
+        if recorded is not None:
+            forces = set(ownership.changed_create_attributes(server, before))
+
+    def row(name: str, text: str) -> str:
+        return f"{name}: {text}" + ("   # forces replacement" if name in forces else "")
+
+    def with_id(ref: str, resolved_id: str | None) -> str:
+        return _q(ref) + (f" (id {resolved_id})" if resolved_id and resolved_id != ref else "")
+
+    flavor = with_id(server.flavor, create.flavor_id if create else None)
+    if before is not None and before.flavor_name and before.flavor_name != server.flavor:
+        flavor = f"{_q(before.flavor_name)} -> {flavor}"
+    rows = [
+        row("image", with_id(server.image, create.image_id if create else None)),
+        row("flavor", flavor),
+        row("networks", _q(_networks(server))),
+    ]
+    if server.key_name is not None:
+        rows.append(row("key_name", _q(server.key_name)))
+    if server.security_groups:
+        rows.append(row("security_groups", _q(list(server.security_groups))))
+    if server.availability_zone is not None:
+        rows.append(row("availability_zone", _q(server.availability_zone)))
+    if server.user_data is not None:
+        rows.append(row("user_data", f"{user_data_digest(server.user_data)} (text not shown)"))
+    if server.description is not None:
+        rows.append(row("description", _q(server.description)))
+    rows += [f"metadata.{k}: {_q(v)}" for k, v in sorted(server.metadata.items())]
+    if server.tags:
+        rows.append(f"tags: {_q(list(server.tags))}")
+    return rows
+
+
+def _networks(server: DesiredServer) -> str | list[str]:
+    return server.networks if isinstance(server.networks, str) else list(server.networks)
+
+
+# --- JSON -------------------------------------------------------------------
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The documented JSON structure of a plan (docs/plan-format.md)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "stack": plan.stack,
+        "changes": [_change_dict(c) for c in plan.changes],
+        "diagnostics": [
+            {"severity": d.severity, "message": d.message, "address": d.address, "hint": d.hint}
+            for d in plan.diagnostics
+        ],
+        "summary": {
+            "add": plan.count(Action.CREATE),
+            "change": plan.count(Action.UPDATE),
+            "replace": plan.count(Action.REPLACE),
+            "destroy": plan.count(Action.DELETE),
+            "no_op": plan.count(Action.NOOP),
+        },
+    }
+
+
+def render_json(plan: Plan) -> str:
+    """Stable JSON: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(plan_to_dict(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in metadata.items() if not k.startswith(ownership.PREFIX)}
+
+
+def _change_dict(change: Change) -> dict[str, Any]:
+    before = change.before
+    after = change.after
+    patch = change.patch if change.action is Action.UPDATE else None
+    create = change.create
+    return {
+        "address": change.address,
+        "action": change.action.value,
+        "reason": change.reason,
+        "server_id": before.id if before else None,
+        "before": None
+        if before is None
+        else {
+            "id": before.id,
+            "name": before.name,
+            "status": before.status,
+            "fault": before.fault,
+            "metadata": _user_metadata(before.metadata),
+            "tags": [t for t in before.tags if not t.startswith(ownership.PREFIX)],
+            "description": before.description,
+            "flavor": before.flavor_name,
+            "image_id": before.image_id,
+            "addresses": [{"network": net, "ip": ip} for net, ip in before.addresses],
+        },
+        "after": None
+        if after is None
+        else {
+            "name": after.name,
+            "image": after.image,
+            "flavor": after.flavor,
+            "key_name": after.key_name,
+            "networks": _networks(after),
+            "security_groups": list(after.security_groups),
+            "metadata": dict(after.metadata),
+            "tags": list(after.tags),
+            "description": after.description,
+            "availability_zone": after.availability_zone,
+            "user_data": user_data_digest(after.user_data),
+            "prevent_destroy": after.lifecycle.prevent_destroy,
+        },
+        "patch": None
+        if patch is None
+        else {
+            "set_metadata": dict(patch.set_metadata),
+            "delete_metadata": list(patch.delete_metadata),
+            "add_tags": list(patch.add_tags),
+            "remove_tags": list(patch.remove_tags),
+            "description": patch.description if patch.change_description else None,
+            "change_description": patch.change_description,
+        },
+        "resolved": None
+        if create is None
+        else {
+            "image_id": create.image_id,
+            "flavor_id": create.flavor_id,
+            "networks": create.networks
+            if isinstance(create.networks, str)
+            else list(create.networks),
+            "key_name": create.key_name,
+            "security_groups": list(create.security_groups),
+        },
+    }
+
+
+# --- Markdown ---------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """Table cells: one line, and `|` escaped (GFM honours `\\|` even in code spans)."""
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _cell(text: str) -> str:
+    """Plain text from the cloud or the spec, so `<` must not open raw HTML."""
+    return _one_line(text.replace("<", "&lt;"))
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{_one_line(text)}{pad}{fence}"
+
+
+def _server_cell(change: Change) -> str:
+    ident = f" ({_code(change.before.id)})" if change.before else ""
+    return _code(change.address) + ident
+
+
+def render_markdown(plan: Plan) -> str:
+    """A PR-comment view: summary, a table of changes, diagnostics, unchanged servers folded."""
+    lines = [f"### declstack plan for stack {_code(plan.stack)}", ""]
+    lines += [f"**{summary_line(plan)}**", ""]
+    changed = [c for c in plan.changes if c.action is not Action.NOOP]
+    if changed:
+        lines += ["| Action | Server | Reason |", "| --- | --- | --- |"]
+        lines += [
+            f"| {change.action.value} | {_server_cell(change)} | {_cell(change.reason)} |"
+            for change in changed
+        ]
+        lines.append("")
+    for title, items in (("Errors", plan.errors), ("Warnings", plan.warnings)):
+        if not items:
+            continue
+        lines += [f"**{title}**", ""]
+        for d in items:
+            where = f"{_code(d.address)}: " if d.address else ""
+            message = d.message
+            if d.address and message.startswith(f"{d.address}: "):
+                message = message[len(d.address) + 2 :]
+            hint = f" _Hint: {_cell(d.hint)}_" if d.hint else ""
+            lines.append(f"- {where}{_cell(message)}{hint}")
+        lines.append("")
+    unchanged = [c for c in plan.changes if c.action is Action.NOOP]
+    if unchanged:
+        lines += [
+            f"<details><summary>{len(unchanged)} server(s) without changes</summary>",
+            "",
+            "| Server | Reason |",
+            "| --- | --- |",
+        ]
+        lines += [f"| {_server_cell(c)} | {_cell(c.reason)} |" for c in unchanged]
+        lines += ["", "</details>", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
