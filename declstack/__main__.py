@@ -1,0 +1,5 @@
+"""`python -m declstack`."""
+
+from declstack.cli import main
+
+main()

@@ -1,0 +1,415 @@
+"""The command line: parse options, call the pipeline, map outcomes to exit codes.
+
+Exit codes: 0 success (for `plan --detailed-exitcode`: no changes), 1 error,
+2 changes present (`plan --detailed-exitcode` only). Errors are printed as a
+message and a hint on stderr, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from declstack import __version__
+from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UserError
+from declstack.model import Action
+from declstack.spec import SpecError, load_spec
+
+if TYPE_CHECKING:
+    from declstack.cloud import OpenStackCloud
+    from declstack.model import Plan, Spec
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="declstack",
+    help="Declarative provisioner for OpenStack servers: validate, plan, apply, destroy.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks with locals could print credentials: never show them.
+    pretty_exceptions_enable=False,
+)
+local_cloud_app = typer.Typer(
+    help="The built-in local OpenStack-compatible cloud.", no_args_is_help=True
+)
+app.add_typer(local_cloud_app, name="local-cloud")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+LOCAL_CLOUD = "local"
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+CloudOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cloud", help="clouds.yaml cloud name, or 'local' (overrides the spec's `cloud`)."
+    ),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Log every HTTP request (secrets masked).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+ParallelOpt = Annotated[
+    int, typer.Option("--parallelism", min=1, max=200, help="Requests in flight at once.")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each batch to boot or go.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"declstack {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Declarative provisioner for OpenStack servers."""
+
+
+def _fail(message: str, hint: str | None = None, code: int = EXIT_ERROR) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    if hint:
+        err.print(f"  hint: {hint}", markup=False)
+    return typer.Exit(code)
+
+
+def _guarded(work: Callable[[], int]) -> None:
+    """Run a command body; turn known failures into messages and exit codes."""
+    try:
+        code = work()
+    except SpecError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise _fail(f"the spec has {len(exc.problems)} problem(s); nothing was changed") from None
+    except UserError as exc:
+        raise _fail(exc.message, exc.hint, exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise _fail(
+            "interrupted",
+            "servers already requested carry the stack marker; run apply again to converge",
+            130,
+        ) from None
+    raise typer.Exit(code)
+
+
+def _prompter() -> Callable[[str, bool], str] | None:
+    if not sys.stdin.isatty():
+        return None
+    return lambda label, secret: str(typer.prompt(label, hide_input=secret, err=True))
+
+
+def _local_state_path() -> Path:
+    override = os.environ.get("DECLSTACK_LOCAL_STATE")
+    if override:
+        return Path(override)
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "declstack" / "local-cloud.sqlite"
+
+
+@contextmanager
+def _open_cloud(spec_cloud: str | None, flag: str | None, debug: bool) -> Iterator[OpenStackCloud]:
+    """Connect to the chosen cloud; for `local`, run the built-in cloud meanwhile."""
+    from declstack import credentials
+    from declstack.cloud import OpenStackCloud
+
+    if debug:
+        credentials.enable_debug_logging()
+    choice = credentials.choose_cloud(flag, spec_cloud, os.environ)
+    if choice.name == LOCAL_CLOUD:
+        from declstack_localcloud import LocalCloud
+
+        state = _local_state_path()
+        state.parent.mkdir(parents=True, exist_ok=True)
+        boot = float(os.environ.get("DECLSTACK_LOCAL_BOOT_SECONDS", "1.0"))
+        with LocalCloud(state_path=state, boot_seconds=boot) as local:
+            yield OpenStackCloud(credentials.connect_with_config(local.cloud_config()))
+        return
+    region = credentials.load_region(choice, _prompter())
+    yield OpenStackCloud(credentials.connect_region(region))
+
+
+def _load(spec_path: Path) -> Spec:
+    if not spec_path.exists():
+        raise UserError(f"{spec_path}: no such file")
+    return load_spec(spec_path)
+
+
+def _render(plan: Plan, output: OutputFormat, *, show_noop: bool = False) -> None:
+    from declstack import render
+
+    if output is OutputFormat.json:
+        sys.stdout.write(render.render_json(plan) + "\n")
+    elif output is OutputFormat.markdown:
+        sys.stdout.write(render.render_markdown(plan) + "\n")
+    else:
+        sys.stdout.write(
+            render.render_text(plan, color=out.is_terminal, show_noop=show_noop) + "\n"
+        )
+    sys.stdout.flush()
+
+
+@app.command()
+def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")]) -> None:
+    """Check spec files (schema and structure); no cloud needed."""
+
+    def work() -> int:
+        failed = 0
+        for path in specs:
+            try:
+                spec = _load(path)
+            except SpecError as exc:
+                failed += 1
+                for problem in exc.problems:
+                    err.print(str(problem), markup=False)
+                continue
+            except UserError as exc:
+                failed += 1
+                err.print(f"error: {exc.message}", markup=False)
+                continue
+            out.print(f"{path}: valid (stack {spec.stack!r}, {len(spec.servers)} server(s))")
+        if failed:
+            raise UserError(f"{failed} of {len(specs)} spec file(s) are invalid")
+        return EXIT_OK
+
+    _guarded(work)
+
+
+@app.command()
+def plan(
+    spec_path: SpecArg,
+    cloud: CloudOpt = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="Plan format.")
+    ] = OutputFormat.text,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0: no changes, 1: error, 2: changes.")
+    ] = False,
+    show_noop: Annotated[
+        bool, typer.Option("--show-unchanged", help="List unchanged servers too.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what apply would change (a dry run; changes nothing)."""
+
+    def work() -> int:
+        from declstack.engine import make_plan
+
+        spec = _load(spec_path)
+        with _open_cloud(spec.cloud, cloud, debug) as port:
+            the_plan = make_plan(spec, port)
+        _render(the_plan, output, show_noop=show_noop)
+        if the_plan.errors:
+            return EXIT_ERROR
+        if detailed_exitcode and the_plan.has_changes:
+            return EXIT_CHANGES
+        return EXIT_OK
+
+    _guarded(work)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserError(
+            "refusing to change the cloud without confirmation",
+            hint="pass --yes when not on a terminal",
+        )
+    answer = typer.prompt(f"{question} Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise UserError("cancelled; nothing was changed")
+
+
+def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float) -> int:
+    from declstack.reconciler import Event, Reconciler, Settings, summarize
+
+    started = time.monotonic()
+    total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)
+    done = 0
+
+    def on_event(event: Event) -> None:
+        nonlocal done
+        stamp = f"[{time.monotonic() - started:5.1f}s]"
+        if event.final:
+            done += 1
+            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
+            err.print(f"{stamp} {mark} {event.message}  ({done}/{max(total, done)})", markup=True)
+        else:
+            err.print(f"{stamp}   {event.message}", markup=False, style="dim")
+
+    settings = Settings(parallelism=parallelism, create_timeout=timeout, delete_timeout=timeout)
+    report = Reconciler(port, settings, on_event=on_event).apply(the_plan)
+    for result in report.results:
+        line = f"{result.address} {result.message}"
+        out.print(line if result.ok else f"[red]{line}[/]", markup=not result.ok)
+    out.print(summarize(report.results) + f" ({time.monotonic() - started:.1f}s)")
+    return EXIT_OK if report.converged else EXIT_ERROR
+
+
+def _needs_work(the_plan: Plan) -> bool:
+    return the_plan.has_changes or any(
+        c.before is not None and c.before.is_in_progress for c in the_plan.changes
+    )
+
+
+@app.command()
+def apply(
+    spec_path: SpecArg,
+    cloud: CloudOpt = None,
+    yes: YesOpt = False,
+    parallelism: ParallelOpt = 10,
+    timeout: TimeoutOpt = 900.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Converge the cloud to the spec: create, update, replace and delete servers."""
+
+    def work() -> int:
+        from declstack.engine import make_plan
+
+        spec = _load(spec_path)
+        with _open_cloud(spec.cloud, cloud, debug) as port:
+            the_plan = make_plan(spec, port)
+            _render(the_plan, OutputFormat.text)
+            if the_plan.errors:
+                raise UserError("the plan has errors; nothing was changed")
+            if not _needs_work(the_plan):
+                return EXIT_OK
+            _confirm(f"Apply these changes to stack {spec.stack!r}?", yes)
+            return _execute(the_plan, port, parallelism, timeout)
+
+    _guarded(work)
+
+
+@app.command()
+def destroy(
+    spec_path: SpecArg,
+    cloud: CloudOpt = None,
+    yes: YesOpt = False,
+    parallelism: ParallelOpt = 10,
+    timeout: TimeoutOpt = 600.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Delete every server the stack owns (servers it does not own are never touched)."""
+
+    def work() -> int:
+        from declstack.engine import make_destroy_plan
+
+        spec = _load(spec_path)
+        with _open_cloud(spec.cloud, cloud, debug) as port:
+            the_plan = make_destroy_plan(spec, port)
+            _render(the_plan, OutputFormat.text)
+            if the_plan.errors:
+                raise UserError("the plan has errors; nothing was destroyed")
+            if not the_plan.has_changes:
+                return EXIT_OK
+            count = the_plan.count(Action.DELETE)
+            _confirm(f"Destroy {count} server(s) of stack {spec.stack!r}?", yes)
+            return _execute(the_plan, port, parallelism, timeout)
+
+    _guarded(work)
+
+
+@app.command()
+def status(
+    spec_path: SpecArg,
+    cloud: CloudOpt = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the stack's servers: name, id, status, addresses, and drift from the spec."""
+
+    def work() -> int:
+        from rich.table import Table
+
+        from declstack.engine import make_plan
+
+        spec = _load(spec_path)
+        with _open_cloud(spec.cloud, cloud, debug) as port:
+            the_plan = make_plan(spec, port)
+        rows: list[dict[str, Any]] = []
+        for change in the_plan.changes:
+            server = change.before
+            rows.append(
+                {
+                    "name": change.address,
+                    "id": server.id if server else None,
+                    "status": server.status if server else "absent",
+                    "addresses": [f"{net}={ip}" for net, ip in server.addresses] if server else [],
+                    "drift": change.action.value,
+                    "reason": change.reason,
+                }
+            )
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps({"stack": spec.stack, "servers": rows}, indent=2) + "\n")
+            return EXIT_OK
+        table = Table(title=f"stack {spec.stack}", title_justify="left")
+        for column in ("name", "id", "status", "addresses", "drift"):
+            table.add_column(column)
+        for row in rows:
+            drift = "in sync" if row["drift"] == "no-op" else f"{row['drift']}: {row['reason']}"
+            table.add_row(
+                row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift
+            )
+        out.print(table)
+        return EXIT_OK
+
+    _guarded(work)
+
+
+@local_cloud_app.command("serve")
+def local_cloud_serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 0,
+    state: Annotated[Path | None, typer.Option(help="SQLite state file.")] = None,
+    clouds_yaml: Annotated[
+        Path | None, typer.Option("--clouds-yaml", help="Write a clouds.yaml entry for it here.")
+    ] = None,
+    cloud_name: Annotated[
+        str, typer.Option("--cloud-name", help="Name of that entry.")
+    ] = "declstack-local",
+    boot_seconds: Annotated[
+        float, typer.Option("--boot-seconds", min=0.0, help="BUILD -> ACTIVE time.")
+    ] = 1.0,
+) -> None:
+    """Serve the local cloud in the foreground until interrupted."""
+
+    def work() -> int:
+        from declstack_localcloud import serve
+
+        state_path = state or _local_state_path()
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        serve.run(host, port, state_path, clouds_yaml, cloud_name, boot_seconds)
+        return EXIT_OK
+
+    _guarded(work)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

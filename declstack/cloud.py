@@ -1,0 +1,249 @@
+"""The openstacksdk adapter: the only module that talks to the cloud.
+
+Uses the SDK's proxy layer (one request per call, no hidden name lookups or
+cleanup), lists with server-side tag filters and paging, and retries what is
+safe to retry: reads, deletes and metadata writes on 429/413/5xx and dropped
+connections, honouring Retry-After; a create only when the cloud certainly did
+not process it (429/413/503, connection refused), so a retry never makes a
+duplicate server.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, TypeVar
+
+from declstack.errors import UserError, classify
+from declstack.model import (
+    NETWORKS_AUTO,
+    NETWORKS_NONE,
+    Catalog,
+    CreateRequest,
+    NamedResource,
+    ObservedServer,
+    ServerPatch,
+    frozen_map,
+)
+from declstack.ownership import stack_tag
+from declstack.waiting import SYSTEM_CLOCK, Clock, retry_call
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class CloudError(UserError):
+    """A cloud request failed for good (after retries where retrying was safe)."""
+
+    def __init__(self, action: str, message: str, status: int | None = None):
+        detail = f"{action}: {message}" + (f" (HTTP {status})" if status else "")
+        super().__init__(detail, hint=_hint(status))
+        self.status = status
+
+
+def _hint(status: int | None) -> str | None:
+    return {
+        401: "the token was refused; check the credentials",
+        403: "forbidden or over quota; check the project's limits (openstack limits show)",
+        404: "the resource does not exist (any more)",
+        409: "the server is in a state that does not allow this right now; retry later",
+        429: "the cloud is rate limiting; lower --parallelism",
+    }.get(status or 0)
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def to_observed(server: Any) -> ObservedServer:
+    """Convert an SDK Server into declstack's read-only snapshot."""
+    flavor = server.flavor
+    addresses: list[tuple[str, str]] = []
+    for network, entries in sorted((server.addresses or {}).items()):
+        for entry in entries or []:
+            if _get(entry, "addr"):
+                addresses.append((network, str(entry["addr"])))
+    fault = server.fault
+    return ObservedServer(
+        id=server.id,
+        name=server.name or "",
+        status=(server.status or "UNKNOWN").upper(),
+        metadata=frozen_map({str(k): str(v) for k, v in (server.metadata or {}).items()}),
+        tags=tuple(server.tags or ()),
+        description=server.description,
+        task_state=server.task_state,
+        image_id=_get(server.image, "id"),
+        flavor_name=_get(flavor, "original_name") or _get(flavor, "name") or _get(flavor, "id"),
+        addresses=tuple(addresses),
+        fault=str(_get(fault, "message")) if _get(fault, "message") else None,
+        created=server.created_at or "",
+    )
+
+
+def _named(
+    items: Iterable[Any], status: Callable[[Any], str | None] | None = None
+) -> tuple[NamedResource, ...]:
+    return tuple(
+        NamedResource(
+            id=str(item.id), name=str(item.name or ""), status=status(item) if status else None
+        )
+        for item in items
+    )
+
+
+class OpenStackCloud:
+    """`CloudPort` over an openstacksdk Connection."""
+
+    def __init__(self, conn: Any, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8):
+        self._conn = conn
+        self._clock = clock
+        self._max_attempts = max_attempts
+
+    def _retrying(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
+        def should_retry(exc: BaseException, attempt: int) -> float | None:
+            info = classify(exc)
+            safe = info.retryable if idempotent else info.not_processed
+            if not safe or attempt >= self._max_attempts:
+                return None
+            delay = (
+                info.retry_after
+                if info.retry_after is not None
+                else min(30.0, 0.5 * 2 ** (attempt - 1))
+            )
+            log.info("%s: %s; retrying in %.1fs (attempt %d)", action, info.message, delay, attempt)
+            return delay
+
+        try:
+            return retry_call(call, should_retry, clock=self._clock)
+        except UserError:
+            raise
+        except Exception as exc:
+            info = classify(exc)
+            raise CloudError(action, info.message, info.status) from None
+
+    def list_stack_servers(self, stack: str) -> list[ObservedServer]:
+        servers = self._retrying(
+            "list servers",
+            lambda: list(self._conn.compute.servers(details=True, tags=stack_tag(stack))),
+        )
+        observed = [to_observed(server) for server in servers]
+        # Defensive: a cloud that ignores the tags filter must not make us adopt servers.
+        from declstack.ownership import owner_of
+
+        return [server for server in observed if owner_of(server) == stack]
+
+    def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
+        if not names:
+            return []
+        wanted = set(names)
+        servers = self._retrying(
+            "list servers",
+            lambda: list(self._conn.compute.servers(details=False, not_tags=stack_tag(stack))),
+        )
+        return sorted((str(s.id), str(s.name)) for s in servers if s.name in wanted)
+
+    def fetch_catalog(self) -> Catalog:
+        compute, image, network = self._conn.compute, self._conn.image, self._conn.network
+
+        def optional(action: str, call: Callable[[], Iterable[Any]]) -> list[Any]:
+            try:
+                return list(self._retrying(action, lambda: list(call())))
+            except CloudError as exc:
+                if exc.status in (404, None) and "endpoint" in exc.message.lower():
+                    return []
+                raise
+
+        return Catalog(
+            images=_named(
+                self._retrying("list images", lambda: list(image.images())), lambda i: i.status
+            ),
+            flavors=_named(
+                self._retrying("list flavors", lambda: list(compute.flavors(details=False)))
+            ),
+            networks=_named(optional("list networks", network.networks)),
+            keypairs=tuple(
+                NamedResource(id=str(k.name), name=str(k.name))
+                for k in self._retrying("list key pairs", lambda: list(compute.keypairs()))
+            ),
+            security_groups=_named(optional("list security groups", network.security_groups)),
+        )
+
+    def create_server(self, request: CreateRequest) -> str:
+        attrs: dict[str, Any] = {
+            "name": request.name,
+            "image_id": request.image_id,
+            "flavor_id": request.flavor_id,
+            "metadata": dict(request.metadata),
+            "tags": list(request.tags),
+        }
+        if request.networks in (NETWORKS_AUTO, NETWORKS_NONE):
+            attrs["networks"] = request.networks
+        else:
+            attrs["networks"] = [{"uuid": net} for net in request.networks]
+        if request.key_name:
+            attrs["key_name"] = request.key_name
+        if request.security_groups:
+            attrs["security_groups"] = [{"name": sg} for sg in request.security_groups]
+        if request.user_data is not None:
+            attrs["user_data"] = base64.b64encode(request.user_data.encode()).decode()
+        if request.availability_zone:
+            attrs["availability_zone"] = request.availability_zone
+        if request.description is not None:
+            attrs["description"] = request.description
+        server = self._retrying(
+            f"create {request.name}",
+            lambda: self._conn.compute.create_server(**attrs),
+            idempotent=False,
+        )
+        return str(server.id)
+
+    def update_server(self, server_id: str, patch: ServerPatch) -> None:
+        compute = self._conn.compute
+        if patch.set_metadata:
+            metadata = dict(patch.set_metadata)
+            self._retrying(
+                "set metadata", lambda: compute.set_server_metadata(server_id, **metadata)
+            )
+        if patch.delete_metadata:
+            keys = list(patch.delete_metadata)
+            self._retrying("delete metadata", lambda: self._delete_metadata(server_id, keys))
+        for tag in patch.add_tags:
+            self._retrying(
+                f"add tag {tag}", functools.partial(compute.add_tag_to_server, server_id, tag)
+            )
+        for tag in patch.remove_tags:
+            self._retrying(f"remove tag {tag}", functools.partial(self._remove_tag, server_id, tag))
+        if patch.change_description:
+            description = patch.description
+            self._retrying(
+                "set description", lambda: compute.update_server(server_id, description=description)
+            )
+
+    def _delete_metadata(self, server_id: str, keys: list[str]) -> None:
+        from openstack import exceptions
+
+        for key in keys:
+            try:
+                self._conn.compute.delete_server_metadata(server_id, [key])
+            except exceptions.NotFoundException:
+                continue  # already gone: the goal is reached
+
+    def _remove_tag(self, server_id: str, tag: str) -> None:
+        from openstack import exceptions
+
+        try:
+            self._conn.compute.remove_tag_from_server(server_id, tag)
+        except exceptions.NotFoundException:
+            return
+
+    def delete_server(self, server_id: str) -> None:
+        self._retrying(
+            "delete server",
+            lambda: self._conn.compute.delete_server(server_id, ignore_missing=True),
+        )

@@ -1,0 +1,170 @@
+"""Credentials exactly as the `openstack` CLI takes them, and the connection they open.
+
+Which cloud: `--cloud`, else the spec's `cloud`, else OS_CLOUD (clouds.yaml and
+secure.yaml, found where openstacksdk looks), else the OS_* variables
+(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME or the legacy
+OS_TENANT_NAME, domains, application credentials). On a terminal, missing
+values are asked for (password hidden); without one, the error names them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from declstack.errors import UserError
+
+#: Asks the user for a value: (label, secret) -> answer.
+Prompter = Callable[[str, bool], str]
+
+SECRET_OPTIONS = frozenset({"password", "application_credential_secret", "token", "secret"})
+
+_PROMPT_LABELS = {
+    "auth_url": "Auth URL (OS_AUTH_URL)",
+    "username": "Username (OS_USERNAME)",
+    "password": "Password (OS_PASSWORD)",
+    "project_name": "Project name (OS_PROJECT_NAME / OS_TENANT_NAME)",
+    "application_credential_secret": "Application credential secret",
+}
+
+
+@dataclass(frozen=True)
+class CloudChoice:
+    """The cloud to use and where that choice came from (for messages)."""
+
+    name: str | None
+    source: str
+
+
+def choose_cloud(
+    flag: str | None, spec_cloud: str | None, environ: Mapping[str, str]
+) -> CloudChoice:
+    """Apply the precedence: --cloud, spec `cloud`, OS_CLOUD, then OS_* variables."""
+    if flag:
+        return CloudChoice(flag, "--cloud")
+    if spec_cloud:
+        return CloudChoice(spec_cloud, "the spec's `cloud`")
+    if environ.get("OS_CLOUD"):
+        return CloudChoice(environ["OS_CLOUD"], "OS_CLOUD")
+    return CloudChoice(None, "OS_* environment variables")
+
+
+def enable_debug_logging() -> None:
+    """Log every HTTP request and response to stderr; keystoneauth masks tokens."""
+    import openstack
+
+    openstack.enable_logging(debug=True, http_debug=True, stream=_stderr())
+    logging.getLogger("keystoneauth").setLevel(logging.DEBUG)
+
+
+def _stderr() -> Any:
+    import sys
+
+    return sys.stderr
+
+
+def _missing_domains(auth: Mapping[str, Any]) -> dict[str, str]:
+    """Keystone v3 needs domains; like the `openstack` CLI, default them to "Default"."""
+    fixes: dict[str, str] = {}
+    has = {key for key, value in auth.items() if value}
+    domain_given = has & {"domain_id", "domain_name"}
+    if "username" in has and not has & {"user_domain_name", "user_domain_id", "user_id"}:
+        fixes["user_domain_name"] = "Default"
+    if (
+        "project_name" in has
+        and not has & {"project_domain_name", "project_domain_id"}
+        and not domain_given
+    ):
+        fixes["project_domain_name"] = "Default"
+    return fixes
+
+
+def load_region(choice: CloudChoice, prompt: Prompter | None) -> Any:
+    """Build openstacksdk's CloudRegion for `choice`, asking for what is missing."""
+    from keystoneauth1 import exceptions as ksa_exc
+    from openstack import exceptions as sdk_exc
+    from openstack.config import loader
+
+    try:
+        config = loader.OpenStackConfig()
+        base = config.get_one(cloud=choice.name, validate=False)
+    except (sdk_exc.ConfigException, OSError) as exc:
+        names = sorted(loader.OpenStackConfig().get_cloud_names()) if choice.name else []
+        raise UserError(
+            f"cloud {choice.name!r} (from {choice.source}) is not configured: {exc}",
+            hint=(
+                f"known clouds: {', '.join(names) or 'none'}; clouds.yaml is read from "
+                "OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/"
+            ),
+        ) from None
+    auth_overrides: dict[str, str] = _missing_domains(base.config.get("auth") or {})
+    while True:
+        try:
+            return config.get_one(
+                cloud=choice.name, auth=dict(auth_overrides) if auth_overrides else None
+            )
+        except ksa_exc.MissingRequiredOptions as exc:
+            missing = [opt.dest for opt in exc.options]
+            if prompt is None:
+                raise UserError(
+                    "missing credentials: " + ", ".join(missing),
+                    hint=(
+                        "set OS_CLOUD (with clouds.yaml) or the OS_* variables "
+                        "(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME), "
+                        "or pass --cloud"
+                    ),
+                ) from None
+            for name in missing:
+                label = _PROMPT_LABELS.get(name, name)
+                answer = prompt(label, name in SECRET_OPTIONS)
+                if not answer:
+                    raise UserError(f"no value given for {name}") from None
+                auth_overrides[name] = answer
+            auth_overrides.update(_missing_domains(auth_overrides))
+        except sdk_exc.ConfigException as exc:
+            raise UserError(f"invalid cloud configuration: {exc}") from None
+
+
+def connect_region(region: Any) -> Any:
+    """Open a Connection and authenticate once, turning failures into UserErrors."""
+    from openstack import connection
+
+    conn = connection.Connection(config=region)
+    authenticate(conn)
+    return conn
+
+
+def authenticate(conn: Any) -> None:
+    """Get a token now, so a bad password fails before any planning."""
+    from keystoneauth1 import exceptions as ksa_exc
+
+    auth_url = conn.config.config.get("auth", {}).get("auth_url", "?")
+    try:
+        conn.authorize()
+    except ksa_exc.Unauthorized:
+        raise UserError(
+            f"authentication failed at {auth_url}: the user name, password or project is wrong",
+            hint="check OS_USERNAME / OS_PASSWORD / OS_PROJECT_NAME or the clouds.yaml entry",
+        ) from None
+    except ksa_exc.ConnectFailure:
+        raise UserError(
+            f"cannot reach the identity service at {auth_url}",
+            hint="is the cloud up, and is auth_url right?",
+        ) from None
+    except ksa_exc.EndpointNotFound as exc:
+        raise UserError(f"the service catalog lacks an endpoint: {exc}") from None
+    except ksa_exc.ClientException as exc:
+        raise UserError(f"authentication at {auth_url} failed: {exc}") from None
+    except Exception as exc:  # openstacksdk wraps keystoneauth errors inconsistently
+        raise UserError(f"authentication at {auth_url} failed: {exc}") from None
+
+
+def connect_with_config(cloud_config: Mapping[str, Any]) -> Any:
+    """Connect with an explicit clouds.yaml-style entry (the built-in local cloud)."""
+    from openstack.config import loader
+
+    config = loader.OpenStackConfig(load_yaml_config=False, load_envvars=False)
+    region = config.get_one(**dict(cloud_config))
+    return connect_region(region)

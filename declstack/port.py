@@ -1,0 +1,40 @@
+"""The narrow port between declstack's core and a cloud.
+
+The reconciler and the plan pipeline see only this Protocol; `declstack.cloud`
+is the one adapter that implements it with openstacksdk, and tests use fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+from declstack.model import Catalog, CreateRequest, ObservedServer, ServerPatch
+
+
+class CloudPort(Protocol):
+    """What declstack needs from a cloud: a handful of calls, each batched."""
+
+    def list_stack_servers(self, stack: str) -> list[ObservedServer]:
+        """Every server that carries `stack`'s ownership marker (one paged list call)."""
+        ...
+
+    def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
+        """(id, name) of servers named in `names` that `stack` does not own."""
+        ...
+
+    def fetch_catalog(self) -> Catalog:
+        """Images, flavors, networks, key pairs and security groups."""
+        ...
+
+    def create_server(self, request: CreateRequest) -> str:
+        """Send one create request; return the new server's id (no waiting)."""
+        ...
+
+    def update_server(self, server_id: str, patch: ServerPatch) -> None:
+        """Apply an in-place patch (metadata, tags, description)."""
+        ...
+
+    def delete_server(self, server_id: str) -> None:
+        """Ask for deletion; a server that is already gone is success."""
+        ...

@@ -1,0 +1,129 @@
+"""The one waiting primitive: poll a batch of things until each is done, failed or timed out.
+
+One poll answers for every key (one list call per round, not one GET per
+server). Time and sleep are injected so tests run instantly, and "failed"
+(the thing reached a bad state) is kept apart from "timed out" (we stopped
+waiting) because they call for different actions.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Monotonic time and sleep, injectable."""
+
+    now: Callable[[], float]
+    sleep: Callable[[float], None]
+
+
+SYSTEM_CLOCK = Clock(now=time.monotonic, sleep=time.sleep)
+
+
+class State(enum.Enum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[V]):
+    """Where one key ended: its state, a detail for people, the last value seen."""
+
+    state: State
+    detail: str
+    value: V | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Poll intervals: start short (fast clouds answer in a second), grow to a cap."""
+
+    first: float = 0.5
+    factor: float = 1.5
+    maximum: float = 5.0
+
+    def intervals(self) -> Iterable[float]:
+        interval = self.first
+        while True:
+            yield interval
+            interval = min(self.maximum, interval * self.factor)
+
+
+def wait_all(
+    keys: Iterable[K],
+    poll: Callable[[], Mapping[K, V]],
+    judge: Callable[[V | None], tuple[State, str]],
+    *,
+    timeout: float,
+    backoff: Backoff | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    on_change: Callable[[K, Outcome[V]], None] | None = None,
+) -> dict[K, Outcome[V]]:
+    """Poll until every key is DONE or FAILED, or `timeout` seconds have passed.
+
+    `poll` returns the current value per key (a missing key means "not seen");
+    `judge` turns a value into a state and a detail. `on_change` is called
+    whenever a key's state or detail changes, for progress display.
+    """
+    start = clock.now()
+    pending = dict.fromkeys(keys, (State.PENDING, ""))
+    results: dict[K, Outcome[V]] = {}
+    intervals = iter((backoff or Backoff()).intervals())
+    while pending:
+        snapshot = poll()
+        elapsed = clock.now() - start
+        for key in list(pending):
+            value = snapshot.get(key)
+            state, detail = judge(value)
+            if (state, detail) != pending[key] and on_change is not None:
+                on_change(key, Outcome(state, detail, value, elapsed))
+            if state in (State.DONE, State.FAILED):
+                results[key] = Outcome(state, detail, value, elapsed)
+                del pending[key]
+            else:
+                pending[key] = (state, detail)
+        if not pending:
+            break
+        remaining = timeout - (clock.now() - start)
+        if remaining <= 0:
+            for key, (_, detail) in pending.items():
+                outcome: Outcome[V] = Outcome(
+                    State.TIMED_OUT, detail or "no answer", snapshot.get(key), elapsed
+                )
+                results[key] = outcome
+                if on_change is not None:
+                    on_change(key, outcome)
+            break
+        clock.sleep(min(next(intervals), remaining))
+    return results
+
+
+def retry_call(
+    call: Callable[[], V],
+    should_retry: Callable[[BaseException, int], float | None],
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> V:
+    """Call `call`; on an exception ask `should_retry(exc, attempt)` for a delay or None."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except Exception as exc:
+            delay = should_retry(exc, attempt)
+            if delay is None:
+                raise
+            clock.sleep(delay)

@@ -1,0 +1,120 @@
+"""A strict in-memory CloudPort: it refuses what real Nova would refuse."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
+from dataclasses import replace
+
+from declstack.model import Catalog, CreateRequest, ObservedServer, ServerPatch, frozen_map
+from declstack.ownership import owner_of, stack_tag
+
+
+class FakeCloudError(Exception):
+    """Stands for an HTTP error from the cloud."""
+
+
+class FakeCloud:
+    """Servers boot after `boot_polls` list calls and vanish `delete_polls` calls after delete."""
+
+    def __init__(
+        self, *, boot_polls: int = 1, delete_polls: int = 1, catalog: Catalog | None = None
+    ):
+        self.servers: dict[str, ObservedServer] = {}
+        self.boot_polls = boot_polls
+        self.delete_polls = delete_polls
+        self.catalog = catalog or Catalog()
+        self.fail_boot: set[str] = set()  # names that go to ERROR
+        self.fail_create: set[str] = set()  # names whose POST fails
+        self.calls: list[str] = []
+        self._ids = (f"id-{n:04d}" for n in itertools.count(1))
+        self._age: dict[str, int] = {}
+        self._deleting: dict[str, int] = {}
+
+    def add(self, server: ObservedServer) -> ObservedServer:
+        self.servers[server.id] = server
+        return server
+
+    def _tick(self) -> None:
+        for server_id in list(self._deleting):
+            self._deleting[server_id] -= 1
+            if self._deleting[server_id] <= 0:
+                del self._deleting[server_id]
+                del self.servers[server_id]
+        for server_id, server in list(self.servers.items()):
+            if server.status == "BUILD" and server_id in self._age:
+                self._age[server_id] -= 1
+                if self._age[server_id] <= 0:
+                    failed = server.name in self.fail_boot
+                    self.servers[server_id] = replace(
+                        server,
+                        status="ERROR" if failed else "ACTIVE",
+                        task_state=None,
+                        fault="No valid host was found." if failed else None,
+                    )
+
+    def list_stack_servers(self, stack: str) -> list[ObservedServer]:
+        self.calls.append("list")
+        self._tick()
+        return [s for s in self.servers.values() if stack_tag(stack) in s.tags]
+
+    def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
+        self.calls.append("list-unmanaged")
+        return [
+            (s.id, s.name)
+            for s in self.servers.values()
+            if s.name in names and owner_of(s) != stack
+        ]
+
+    def fetch_catalog(self) -> Catalog:
+        self.calls.append("catalog")
+        return self.catalog
+
+    def create_server(self, request: CreateRequest) -> str:
+        self.calls.append(f"create {request.name}")
+        if request.name in self.fail_create:
+            raise FakeCloudError(f"create {request.name} refused")
+        if len(request.tags) > 50 or any(len(t) > 60 or "/" in t or "," in t for t in request.tags):
+            raise FakeCloudError("invalid tags")
+        if any(len(v) > 255 for v in request.metadata.values()):
+            raise FakeCloudError("metadata value too long")
+        server_id = next(self._ids)
+        self.servers[server_id] = ObservedServer(
+            id=server_id,
+            name=request.name,
+            status="BUILD",
+            task_state="spawning",
+            metadata=frozen_map(request.metadata),
+            tags=request.tags,
+            description=request.description,
+        )
+        self._age[server_id] = self.boot_polls
+        return server_id
+
+    def _owned(self, server_id: str) -> ObservedServer:
+        server = self.servers.get(server_id)
+        if server is None:
+            raise FakeCloudError(f"404 {server_id}")
+        if owner_of(server) is None:
+            raise AssertionError(f"declstack touched unmanaged server {server_id}")
+        return server
+
+    def update_server(self, server_id: str, patch: ServerPatch) -> None:
+        self.calls.append(f"update {server_id}")
+        server = self._owned(server_id)
+        metadata = {k: v for k, v in server.metadata.items() if k not in patch.delete_metadata}
+        metadata.update(patch.set_metadata)
+        tags = [t for t in server.tags if t not in patch.remove_tags]
+        tags += [t for t in patch.add_tags if t not in tags]
+        description = patch.description if patch.change_description else server.description
+        self.servers[server_id] = replace(
+            server, metadata=frozen_map(metadata), tags=tuple(tags), description=description
+        )
+
+    def delete_server(self, server_id: str) -> None:
+        self.calls.append(f"delete {server_id}")
+        if server_id not in self.servers:
+            return
+        self._owned(server_id)
+        self.servers[server_id] = replace(self.servers[server_id], task_state="deleting")
+        self._deleting[server_id] = self.delete_polls

@@ -1,0 +1,160 @@
+"""Apply against a strict fake cloud: order, batching, failures, idempotence."""
+
+from __future__ import annotations
+
+from declstack.engine import make_destroy_plan, make_plan
+from declstack.model import (
+    Action,
+    Catalog,
+    DesiredServer,
+    Lifecycle,
+    NamedResource,
+    ObservedServer,
+    Spec,
+)
+from declstack.reconciler import Event, Reconciler, Settings
+from declstack.waiting import Clock
+from tests.fakes import FakeCloud
+
+CATALOG = Catalog(
+    images=(
+        NamedResource("img-1", "cirros", "active"),
+        NamedResource("img-2", "debian-12", "active"),
+    ),
+    flavors=(NamedResource("1", "m1.tiny"), NamedResource("2", "m1.small")),
+    networks=(NamedResource("net-1", "private"),),
+    keypairs=(NamedResource("default", "default"),),
+    security_groups=(NamedResource("sg-1", "default"),),
+)
+
+
+class Instant:
+    """A clock whose sleep only advances time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.t, sleep=self.sleep)
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def server(
+    name: str, image: str = "cirros", flavor: str = "m1.tiny", **kw: object
+) -> DesiredServer:
+    return DesiredServer(name=name, image=image, flavor=flavor, networks=("private",), **kw)  # type: ignore[arg-type]
+
+
+def spec(*servers: DesiredServer) -> Spec:
+    return Spec(stack="demo", servers=servers)
+
+
+def run(cloud: FakeCloud, the_spec: Spec, events: list[Event] | None = None, timeout: float = 60):
+    plan = make_plan(the_spec, cloud)
+    assert not plan.errors, plan.errors
+    reconciler = Reconciler(
+        cloud,
+        Settings(parallelism=4, create_timeout=timeout, delete_timeout=timeout),
+        clock=Instant().clock(),
+        on_event=(events.append if events is not None else None),
+    )
+    return plan, reconciler.apply(plan)
+
+
+def names(cloud: FakeCloud) -> list[str]:
+    return sorted(s.name for s in cloud.servers.values())
+
+
+def test_create_waits_for_active_with_batched_polling_and_second_apply_is_noop() -> None:
+    cloud = FakeCloud(boot_polls=3, catalog=CATALOG)
+    events: list[Event] = []
+    plan, report = run(cloud, spec(server("a"), server("b"), server("c")), events)
+
+    assert plan.count(Action.CREATE) == 3
+    assert report.converged
+    assert names(cloud) == ["a", "b", "c"]
+    assert all(s.status == "ACTIVE" for s in cloud.servers.values())
+    waits = cloud.calls.count("list") - 1  # the plan's own observation
+    assert waits <= 4, "one list call per round for all servers, not one GET per server"
+    assert [e.message.split()[0] for e in events if e.final] == ["a", "b", "c"]
+
+    again = make_plan(spec(server("a"), server("b"), server("c")), cloud)
+    assert not again.has_changes
+
+
+def test_error_at_boot_is_reported_with_fault_then_replaced_next_time() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    cloud.fail_boot.add("bad")
+    _, report = run(cloud, spec(server("good"), server("bad")))
+    assert not report.converged
+    (failure,) = report.failures
+    assert failure.address == "bad" and "No valid host was found" in failure.message
+
+    cloud.fail_boot.clear()
+    plan, report = run(cloud, spec(server("good"), server("bad")))
+    assert [(c.address, c.action) for c in plan.changes if c.action is not Action.NOOP] == [
+        ("bad", Action.REPLACE)
+    ]
+    assert report.converged
+    assert names(cloud) == ["bad", "good"]
+
+
+def test_scale_down_deletes_and_waits_until_gone() -> None:
+    cloud = FakeCloud(delete_polls=2, catalog=CATALOG)
+    run(cloud, spec(server("a"), server("b")))
+    plan, report = run(cloud, spec(server("a")))
+    assert [c.action for c in plan.changes if c.address == "b"] == [Action.DELETE]
+    assert report.converged and names(cloud) == ["a"]
+
+
+def test_image_change_replaces_destroy_first_by_default() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    run(cloud, spec(server("a")))
+    old_id = next(iter(cloud.servers))
+    _, report = run(cloud, spec(server("a", image="debian-12")))
+    assert report.converged
+    assert old_id not in cloud.servers and names(cloud) == ["a"]
+    creates = [i for i, call in enumerate(cloud.calls) if call == "create a"]
+    assert len(creates) == 2
+    assert cloud.calls.index(f"delete {old_id}") < creates[1], "old one goes before the new one"
+
+
+def test_create_before_destroy_keeps_old_server_when_new_one_fails() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    keep = Lifecycle(create_before_destroy=True)
+    run(cloud, spec(server("a", lifecycle=keep)))
+    old_id = next(iter(cloud.servers))
+    cloud.fail_boot.add("a")
+    _, report = run(cloud, spec(server("a", image="debian-12", lifecycle=keep)))
+    assert not report.converged
+    assert old_id in cloud.servers, "the old server must survive a failed replacement"
+    assert "old server kept" in report.failures[0].message
+
+
+def test_failed_create_request_does_not_stop_the_others() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    cloud.fail_create.add("b")
+    _, report = run(cloud, spec(server("a"), server("b"), server("c")))
+    assert [r.address for r in report.failures] == ["b"]
+    assert names(cloud) == ["a", "c"]
+
+
+def test_unmanaged_server_with_same_name_is_never_touched() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    stranger = cloud.add(ObservedServer(id="theirs", name="a", status="ACTIVE"))
+    plan, report = run(cloud, spec(server("a")))
+    assert report.converged
+    assert any("not managed" in d.message for d in plan.warnings)
+    assert cloud.servers["theirs"] == stranger
+    destroy = make_destroy_plan(spec(server("a")), cloud)
+    Reconciler(cloud, clock=Instant().clock()).apply(destroy)
+    assert names(cloud) == ["a"] and "theirs" in cloud.servers
+
+
+def test_timeout_is_reported_separately_from_failure() -> None:
+    cloud = FakeCloud(boot_polls=10_000, catalog=CATALOG)
+    _, report = run(cloud, spec(server("slow")), timeout=5)
+    (failure,) = report.failures
+    assert "not ACTIVE after" in failure.message and "BUILD" in failure.message

@@ -1,0 +1,74 @@
+"""The waiting primitive, with an injected clock: instant and deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from declstack.waiting import Backoff, Clock, State, wait_all
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> Clock:
+        return Clock(now=lambda: self.now, sleep=self._sleep)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def judge(value: str | None) -> tuple[State, str]:
+    if value == "ok":
+        return State.DONE, "ok"
+    if value == "bad":
+        return State.FAILED, "bad"
+    return State.PENDING, value or "unseen"
+
+
+def test_each_key_ends_done_failed_or_timed_out_with_one_poll_per_round() -> None:
+    fake = FakeClock()
+    script: list[Mapping[str, str]] = [
+        {"a": "building", "b": "building"},
+        {"a": "ok", "b": "building", "c": "bad"},
+        {"b": "building"},
+    ]
+    polls = 0
+
+    def poll() -> Mapping[str, str]:
+        nonlocal polls
+        polls += 1
+        return script[min(polls - 1, len(script) - 1)]
+
+    results = wait_all(
+        ["a", "b", "c"], poll, judge, timeout=10, backoff=Backoff(1, 1, 1), clock=fake.clock()
+    )
+
+    assert results["a"].state is State.DONE
+    assert results["c"].state is State.FAILED and results["c"].detail == "bad"
+    assert results["b"].state is State.TIMED_OUT and results["b"].detail == "building"
+    assert polls == 11  # one list call per round for all keys, rounds at t=0..10
+    assert fake.now == 10
+
+
+def test_backoff_grows_to_its_cap_and_never_sleeps_past_the_deadline() -> None:
+    fake = FakeClock()
+    wait_all(["x"], lambda: {}, judge, timeout=7, backoff=Backoff(0.5, 2, 3), clock=fake.clock())
+    assert fake.sleeps == [0.5, 1, 2, 3, 0.5]
+
+
+def test_on_change_reports_transitions_only() -> None:
+    fake = FakeClock()
+    seen: list[tuple[str, str]] = []
+    frames = iter([{"a": "building"}, {"a": "building"}, {"a": "spawning"}, {"a": "ok"}])
+    wait_all(
+        ["a"],
+        lambda: next(frames),
+        judge,
+        timeout=100,
+        clock=fake.clock(),
+        on_change=lambda key, outcome: seen.append((key, outcome.detail)),
+    )
+    assert seen == [("a", "building"), ("a", "spawning"), ("a", "ok")]
