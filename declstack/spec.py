@@ -1,0 +1,577 @@
+"""Read a spec file into a validated, frozen `Spec`, or explain every problem in it.
+
+Loading is pure and fast (no openstacksdk): YAML with source positions, then
+environment interpolation, then the JSON Schema (schemas/spec-v1.json, all
+errors at once), then the checks a schema cannot express (defaults merge,
+count expansion, duplicate names, ownership limits, user_data files). Each
+problem carries the file:line:col of the value it is about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from declstack.interpolate import interpolate
+from declstack.model import (
+    NETWORKS_AUTO,
+    DesiredServer,
+    Lifecycle,
+    SourceLocation,
+    Spec,
+    frozen_map,
+)
+from declstack.ownership import MAX_METADATA_VALUE, join_names, stack_tag
+from declstack.yamlsource import Path as DocPath
+from declstack.yamlsource import YamlDocument, YamlSyntaxError, load_yaml
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "spec-v1.json"
+SPEC_VERSION = 1
+#: Nova keeps user_data base64-encoded and refuses more than this many characters.
+MAX_USER_DATA_BASE64 = 65535
+#: Nova tags are at most 60 characters; the stack tag must fit.
+MAX_TAG_LENGTH = 60
+#: Hostname label limit; Nova derives the hostname from the server name.
+MAX_SERVER_NAME = 63
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_SETTINGS = (
+    "image",
+    "flavor",
+    "key_name",
+    "networks",
+    "security_groups",
+    "metadata",
+    "tags",
+    "user_data",
+    "availability_zone",
+    "description",
+    "lifecycle",
+)
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One thing wrong with a spec, where it is, and what to do about it."""
+
+    location: SourceLocation | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        parts = [str(self.location)] if self.location else []
+        if self.path:
+            parts.append(self.path)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class SpecError(Exception):
+    """The spec is invalid; `problems` lists every problem found, in file order."""
+
+    def __init__(self, problems: Iterable[SpecProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
+
+
+def format_path(path: DocPath) -> str:
+    """`servers[1].metadata.role`; keys that are not identifiers are quoted."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _IDENTIFIER.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{json.dumps(part)}]"
+    return text
+
+
+@functools.cache
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema of spec version 1, as shipped in the package."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(spec_schema())
+
+
+def load_spec(path: str | Path, environ: Mapping[str, str] | None = None) -> Spec:
+    """Read and validate the spec at `path`; raise `SpecError` listing every problem.
+
+    `environ` supplies `${VAR}` values (default: the process environment);
+    `user_data: {file: ...}` is read relative to the spec's folder.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            [SpecProblem(None, "", f"{file}: not UTF-8 text ({error.reason})")]
+        ) from error
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SpecError([SpecProblem(None, "", f"cannot read {file}: {reason}")]) from error
+    return parse_spec(text, file, environ=environ, base_dir=Path(path).parent)
+
+
+def parse_spec(
+    text: str,
+    file: str = "<spec>",
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Spec:
+    """Validate spec `text` as if read from `file`; see `load_spec`."""
+    try:
+        doc = load_yaml(text, file)
+    except YamlSyntaxError as error:
+        raise SpecError([SpecProblem(error.location, "", error.message)]) from error
+    checker = _Checker(doc, file, os.environ if environ is None else environ, base_dir or Path("."))
+    return checker.run()
+
+
+def _describe_value(value: object) -> str:
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"the {type(value).__name__} {value}"
+
+
+def _suggest(word: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _hint(error: ValidationError) -> str | None:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    hint = schema.get(f"x-hint-{error.validator}", schema.get("x-hint"))
+    return hint if isinstance(hint, str) else None
+
+
+class _Checker:
+    """Collects every problem of one document, then builds the `Spec` if there are none."""
+
+    def __init__(
+        self, doc: YamlDocument, file: str, environ: Mapping[str, str], base_dir: Path
+    ) -> None:
+        self.doc = doc
+        self.file = file
+        self.environ = environ
+        self.base_dir = base_dir
+        self.problems: list[SpecProblem] = []
+        self.failed_paths: set[DocPath] = set()
+        self.user_data_cache: dict[DocPath, str | None] = {}
+
+    def add(self, path: DocPath, message: str, location: SourceLocation | None = None) -> None:
+        where = location or self.doc.location(path) or SourceLocation(self.file, 1, 1)
+        self.problems.append(SpecProblem(where, format_path(path), message))
+
+    def fail(self) -> SpecError:
+        unique = dict.fromkeys(self.problems)
+        ordered = sorted(
+            unique,
+            key=lambda p: (
+                (p.location.line, p.location.column) if p.location else (0, 0),
+                p.path,
+                p.message,
+            ),
+        )
+        return SpecError(ordered)
+
+    def run(self) -> Spec:
+        data = self.doc.data
+        if data is None:
+            self.add((), "the spec is empty: it needs at least version, stack and servers")
+            raise self.fail()
+        if not isinstance(data, dict):
+            self.add(
+                (),
+                f"the spec must be a mapping (version:, stack:, servers:), "
+                f"got {_describe_value(data)}",
+            )
+            raise self.fail()
+        version = data.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version != SPEC_VERSION:
+            self.add(
+                ("version",),
+                f"unsupported spec version {version}: this declstack reads version {SPEC_VERSION}",
+            )
+            raise self.fail()
+        for issue in self.doc.issues:
+            self.add(issue.path, issue.message, issue.location)
+            self.failed_paths.add(issue.path)
+        data = self.interpolated(data, ())
+        assert isinstance(data, dict)
+        for error in _validator().iter_errors(data):
+            self.schema_error(error)
+        spec = self.build(data)
+        if self.problems:
+            raise self.fail()
+        return spec
+
+    def interpolated(self, value: object, path: DocPath) -> object:
+        if isinstance(value, str):
+            result, errors = interpolate(value, self.environ)
+            for message in errors:
+                self.add(path, message)
+                self.failed_paths.add(path)
+            return result
+        if isinstance(value, list):
+            return [self.interpolated(item, (*path, i)) for i, item in enumerate(value)]
+        if isinstance(value, dict):
+            return {key: self.interpolated(item, (*path, key)) for key, item in value.items()}
+        return value
+
+    # -- JSON Schema errors -------------------------------------------------
+
+    def schema_error(self, error: ValidationError) -> None:
+        path: DocPath = tuple(error.absolute_path)
+        if path in self.failed_paths:
+            return
+        if "propertyNames" in error.absolute_schema_path:
+            key = str(error.instance)
+            message = _hint(error) or error.message
+            self.add((*path, key), f"{message}; got {key!r}", self.doc.key_location((*path, key)))
+            return
+        validator = error.validator
+        value: Any = error.validator_value
+        instance = error.instance
+        if validator == "additionalProperties" and isinstance(instance, dict):
+            self.unknown_keys(error, path, instance)
+        elif validator == "required" and isinstance(instance, dict):
+            for name in value:
+                if name not in instance:
+                    self.add(path, f"missing required key {name!r}")
+        elif validator == "type":
+            self.type_error(path, value, instance)
+        elif validator in ("anyOf", "oneOf"):
+            self.alternatives_error(error, path)
+        elif validator == "uniqueItems" and isinstance(instance, list):
+            self.duplicate_items(path, instance)
+        else:
+            self.add(path, self.simple_message(error))
+
+    def simple_message(self, error: ValidationError) -> str:
+        validator, instance = error.validator, error.instance
+        value: Any = error.validator_value
+        hint = _hint(error)
+        if hint and validator in ("const", "enum", "pattern", "not"):
+            return f"{hint}; got {_describe_value(instance)}"
+        if hint:
+            return hint
+        if validator == "minLength":
+            return "must not be empty" if value == 1 else f"must be at least {value} characters"
+        if validator == "maxLength" and isinstance(instance, str):
+            return f"must be at most {value} characters, got {len(instance)}"
+        if validator == "minimum":
+            return f"must be {value} or more, got {instance}"
+        if validator == "maxItems" and isinstance(instance, list):
+            return f"must have at most {value} items, got {len(instance)}"
+        if validator == "minItems":
+            return "must not be empty" if value == 1 else f"must have at least {value} items"
+        if validator == "const":
+            return f"must be {json.dumps(value)}, got {_describe_value(instance)}"
+        if validator == "enum":
+            choices = ", ".join(json.dumps(v) for v in value)
+            return f"must be one of {choices}, got {_describe_value(instance)}"
+        if validator == "pattern":
+            return f"must match {value}, got {_describe_value(instance)}"
+        return str(error.message)
+
+    def unknown_keys(self, error: ValidationError, path: DocPath, instance: dict[str, Any]) -> None:
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        known = list(schema.get("properties", {}))
+        for key in instance:
+            if key in known:
+                continue
+            message = f"unknown key {key!r}"
+            suggestion = _suggest(key, known)
+            if not suggestion and not path and key in (*_SETTINGS, "name", "count"):
+                suggestion = " (server settings go under 'defaults:' or an entry of 'servers:')"
+            elif not suggestion and known:
+                suggestion = f" (expected one of: {', '.join(known)})"
+            self.add((*path, key), message + suggestion, self.doc.key_location((*path, key)))
+
+    def type_error(self, path: DocPath, expected: str | list[str], instance: object) -> None:
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_WORDS.get(name, name) for name in names)
+        message = f"must be {wanted}, got {_describe_value(instance)}"
+        raw = self.doc.raw.get(path)
+        scalar = instance is not None and not isinstance(instance, list | dict)
+        if "string" in names and scalar and raw is not None:
+            message += f"; quote it to keep it as text: {json.dumps(raw)}"
+        self.add(path, message)
+
+    def alternatives_error(self, error: ValidationError, path: DocPath) -> None:
+        """Report the one alternative whose type fits, else the schema's own hint."""
+        branches: dict[int, list[ValidationError]] = {}
+        for sub in error.context or ():
+            index = sub.relative_schema_path[0]
+            if isinstance(index, int):
+                branches.setdefault(index, []).append(sub)
+        fitting = [
+            errors
+            for errors in branches.values()
+            if not any(e.validator == "type" and not e.relative_path for e in errors)
+        ]
+        if len(fitting) == 1:
+            for sub in fitting[0]:
+                self.schema_error(sub)
+            return
+        hint = _hint(error) or "has none of the allowed forms"
+        self.add(path, f"{hint}; got {_describe_value(error.instance)}")
+
+    def duplicate_items(self, path: DocPath, items: list[Any]) -> None:
+        seen: list[Any] = []
+        for index, item in enumerate(items):
+            if item in seen:
+                first = self.doc.location((*path, seen.index(item)))
+                self.add((*path, index), f"{json.dumps(item)} is listed twice (first at {first})")
+            else:
+                seen.append(item)
+
+    # -- checks across values, and the result -------------------------------
+
+    def build(self, data: dict[str, Any]) -> Spec:
+        stack = data.get("stack")
+        if isinstance(stack, str) and len(stack_tag(stack)) > MAX_TAG_LENGTH:
+            self.add(
+                ("stack",),
+                f"stack name too long: its tag {stack_tag(stack)!r} has "
+                f"{len(stack_tag(stack))} characters, Nova allows {MAX_TAG_LENGTH}",
+            )
+        defaults = data.get("defaults")
+        defaults = defaults if isinstance(defaults, dict) else {}
+        entries = data.get("servers")
+        entries = entries if isinstance(entries, list) else []
+        servers: list[DesiredServer] = []
+        names: dict[str, tuple[int, SourceLocation | None]] = {}
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                servers.extend(self.expand(index, entry, defaults, names))
+        cloud = data.get("cloud")
+        return Spec(
+            stack=stack if isinstance(stack, str) else "",
+            servers=tuple(servers),
+            cloud=cloud if isinstance(cloud, str) else None,
+            path=self.file,
+        )
+
+    def setting(
+        self, key: str, entry: dict[str, Any], defaults: dict[str, Any], index: int
+    ) -> tuple[Any, DocPath | None]:
+        """A server's value for `key` and where it was written (server first, then defaults)."""
+        if key in entry:
+            return entry[key], ("servers", index, key)
+        if key in defaults:
+            return defaults[key], ("defaults", key)
+        return None, None
+
+    def expand(
+        self,
+        index: int,
+        entry: dict[str, Any],
+        defaults: dict[str, Any],
+        names: dict[str, tuple[int, SourceLocation | None]],
+    ) -> list[DesiredServer]:
+        where: DocPath = ("servers", index)
+        for required in ("image", "flavor"):
+            if required not in entry and required not in defaults:
+                self.add(where, f"missing {required!r}: set it on the server or in defaults")
+        metadata = self.merged_metadata(entry, defaults, index)
+        tags = self.merged_tags(entry, defaults, index)
+        user_data = self.user_data(entry, defaults, index)
+        names_here = self.server_names(index, entry, names)
+        if not names_here:
+            return []
+
+        def text(key: str) -> str | None:
+            value = self.setting(key, entry, defaults, index)[0]
+            return value if isinstance(value, str) else None
+
+        networks_value = self.setting("networks", entry, defaults, index)[0]
+        networks: str | tuple[str, ...] = NETWORKS_AUTO
+        if isinstance(networks_value, str):
+            networks = networks_value
+        elif isinstance(networks_value, list):
+            networks = tuple(str(item) for item in networks_value)
+        groups = self.setting("security_groups", entry, defaults, index)[0]
+        lifecycle: dict[str, Any] = {}
+        for source in (defaults.get("lifecycle"), entry.get("lifecycle")):
+            if isinstance(source, dict):
+                lifecycle.update(source)
+        source = self.doc.values.get(where)
+        return [
+            DesiredServer(
+                name=name,
+                image=text("image") or "",
+                flavor=text("flavor") or "",
+                key_name=text("key_name"),
+                networks=networks,
+                security_groups=tuple(str(g) for g in groups) if isinstance(groups, list) else (),
+                metadata=frozen_map(metadata),
+                tags=tuple(tags),
+                user_data=user_data,
+                availability_zone=text("availability_zone"),
+                description=text("description"),
+                lifecycle=Lifecycle(
+                    prevent_destroy=lifecycle.get("prevent_destroy") is True,
+                    create_before_destroy=lifecycle.get("create_before_destroy") is True,
+                ),
+                source=source,
+            )
+            for name in names_here
+        ]
+
+    def server_names(
+        self,
+        index: int,
+        entry: dict[str, Any],
+        names: dict[str, tuple[int, SourceLocation | None]],
+    ) -> list[str]:
+        """The names this entry expands to; records them to catch duplicates."""
+        name, count = entry.get("name"), entry.get("count", 1)
+        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+            return []
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return []
+        name_path: DocPath = ("servers", index, "name")
+        expanded = [name] if count == 1 else [f"{name}-{n}" for n in range(1, count + 1)]
+        if count > 1 and len(expanded[-1]) > MAX_SERVER_NAME:
+            self.add(
+                name_path,
+                f"with count {count} the last name {expanded[-1]!r} has {len(expanded[-1])} "
+                f"characters, more than {MAX_SERVER_NAME}: shorten the name",
+            )
+            return []
+        here = self.doc.location(name_path)
+        origin = f" (from name {name!r} with count {count})" if count != 1 else ""
+        for server_name in expanded:
+            if server_name in names:
+                other, other_location = names[server_name]
+                where = f" at {other_location}" if other_location else ""
+                self.add(
+                    name_path,
+                    f"duplicate server name {server_name!r}{origin}: "
+                    f"servers[{other}]{where} already has it",
+                )
+            else:
+                names[server_name] = (index, here)
+        return expanded
+
+    def merged_metadata(
+        self, entry: dict[str, Any], defaults: dict[str, Any], index: int
+    ) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for source in (defaults.get("metadata"), entry.get("metadata")):
+            if isinstance(source, dict):
+                merged.update({k: v for k, v in source.items() if isinstance(v, str)})
+        bookkeeping = join_names(list(merged))
+        if len(bookkeeping) > MAX_METADATA_VALUE:
+            path = self.owning_path("metadata", entry, index)
+            self.add(
+                path,
+                f"too many metadata keys: declstack records their names in one metadata "
+                f"value, which would be {len(bookkeeping)} characters (Nova allows "
+                f"{MAX_METADATA_VALUE}); use fewer or shorter keys",
+            )
+        return merged
+
+    def merged_tags(self, entry: dict[str, Any], defaults: dict[str, Any], index: int) -> list[str]:
+        merged: list[str] = []
+        for source in (defaults.get("tags"), entry.get("tags")):
+            if isinstance(source, list):
+                merged.extend(t for t in source if isinstance(t, str) and t not in merged)
+        path = self.owning_path("tags", entry, index)
+        if len(merged) > 49:
+            self.add(
+                path,
+                f"{len(merged)} tags with defaults merged: at most 49 (Nova allows 50 per "
+                "server and declstack adds one)",
+            )
+        bookkeeping = join_names(merged)
+        if len(bookkeeping) > MAX_METADATA_VALUE:
+            self.add(
+                path,
+                f"too many tags: declstack records them in one metadata value, which would be "
+                f"{len(bookkeeping)} characters (Nova allows {MAX_METADATA_VALUE}); use fewer "
+                "or shorter tags",
+            )
+        return merged
+
+    def owning_path(self, key: str, entry: dict[str, Any], index: int) -> DocPath:
+        return ("servers", index, key) if key in entry else ("servers", index)
+
+    def user_data(self, entry: dict[str, Any], defaults: dict[str, Any], index: int) -> str | None:
+        value, path = self.setting("user_data", entry, defaults, index)
+        if path is None or value is None:
+            return None
+        if path not in self.user_data_cache:
+            self.user_data_cache[path] = self.read_user_data(value, path)
+        return self.user_data_cache[path]
+
+    def read_user_data(self, value: object, path: DocPath) -> str | None:
+        if isinstance(value, dict):
+            name = value.get("file")
+            if not isinstance(name, str) or not name:
+                return None
+            path = (*path, "file")
+            target = self.base_dir / name
+            try:
+                content = target.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                self.add(path, f"user_data file {str(target)!r} is not UTF-8 text")
+                return None
+            except OSError as error:
+                self.add(path, f"cannot read user_data file {str(target)!r}: {error.strerror}")
+                return None
+        elif isinstance(value, str):
+            content = value
+        else:
+            return None
+        size = len(content.encode("utf-8"))
+        encoded = 4 * math.ceil(size / 3)
+        if encoded > MAX_USER_DATA_BASE64:
+            self.add(
+                path,
+                f"user_data is too large: {size} bytes are {encoded} characters in base64, "
+                f"Nova accepts at most {MAX_USER_DATA_BASE64} (about 48 KiB of text)",
+            )
+        return content
