@@ -18,8 +18,10 @@ from declstack.model import (
     NamedResource,
     ObservedServer,
     Plan,
+    Spec,
     frozen_map,
 )
+from declstack.planner import plan
 from declstack.resolve import lookup, needs_catalog, resolve
 
 pytestmark = pytest.mark.unit
@@ -175,11 +177,35 @@ def test_other_changes_and_existing_diagnostics_are_kept() -> None:
     existing = Diagnostic("warning", "earlier", address="x")
     update = Change("web-2", Action.UPDATE, "tag +a", after=desired(name="web-2"))
     delete = Change("old", Action.DELETE, "gone", before=ObservedServer("o", "old", "ACTIVE"))
-    plan = Plan("demo", (update, delete), (existing,))
-    assert not needs_catalog(plan)
-    assert resolve(plan, Catalog()) == plan
+    unchanged = Plan("demo", (update, delete), (existing,))
+    assert not needs_catalog(unchanged)
+    assert resolve(unchanged, Catalog()) == unchanged
 
 
 def test_needs_catalog_when_something_is_built() -> None:
     assert needs_catalog(Plan("demo", (Change("web-1", Action.CREATE, "x", after=desired()),)))
     assert not needs_catalog(Plan("demo", ()))
+
+
+def test_a_server_built_from_the_request_plans_as_up_to_date() -> None:
+    """Resolve and planner agree: what a create sets is what the next plan expects."""
+    server = desired(
+        metadata=frozen_map({"role": "web"}),
+        tags=("blue",),
+        user_data="secret",
+        networks=("private",),
+        security_groups=("web",),
+        description="d",
+    )
+    got = request(server)
+    built = ObservedServer(
+        id="new",
+        name=got.name,
+        status="ACTIVE",
+        metadata=got.metadata,
+        tags=got.tags,
+        description=got.description,
+        flavor_name="m1.small",
+    )
+    (change,) = plan(Spec("demo", (server,)), [built]).changes
+    assert (change.action, change.reason) == (Action.NOOP, "up to date")
