@@ -49,7 +49,7 @@ def summary_line(plan: Plan) -> str:
     """`Plan: 1 to add, ...` or the no-changes sentence."""
     if not plan.has_changes:
         if plan.errors:
-            return "No changes can be planned until the errors above are fixed."
+            return "No changes planned, but there are errors to fix."
         return f'No changes. The stack "{plan.stack}" matches the spec.'
     return (
         f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "

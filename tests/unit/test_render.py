@@ -180,3 +180,13 @@ def test_color_only_when_asked() -> None:
 
 def test_no_changes_sentence() -> None:
     assert render_text(no_change_plan()).strip() == 'No changes. The stack "demo" matches the spec.'
+
+
+def test_no_changes_with_an_error_does_not_claim_the_stack_matches() -> None:
+    blocked = desired("web-1", image="ubuntu-22.04", lifecycle=Lifecycle(prevent_destroy=True))
+    p = plan(Spec("demo", (blocked,)), [server(desired("web-1"), "id-web-1")])
+    text = render_text(p)
+    assert "matches the spec" not in text
+    assert text.endswith("No changes planned, but there are errors to fix.\n")
+    assert "x web-1: prevent_destroy is set; refusing to replace it" in text
+    assert "**No changes planned, but there are errors to fix.**" in render_markdown(p)
