@@ -206,12 +206,7 @@ class _Checker:
     def fail(self) -> SpecError:
         unique = dict.fromkeys(self.problems)
         ordered = sorted(
-            unique,
-            key=lambda p: (
-                (p.location.line, p.location.column) if p.location else (0, 0),
-                p.path,
-                p.message,
-            ),
+            unique, key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0)
         )
         return SpecError(ordered)
 
@@ -318,8 +313,9 @@ class _Checker:
     def unknown_keys(self, error: ValidationError, path: DocPath, instance: dict[str, Any]) -> None:
         schema = error.schema if isinstance(error.schema, dict) else {}
         known = list(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
         for key in instance:
-            if key in known:
+            if key in known or any(p.search(key) for p in patterns):
                 continue
             message = f"unknown key {key!r}"
             suggestion = _suggest(key, known)
