@@ -160,9 +160,9 @@ def _render(plan: Plan, output: OutputFormat, *, show_noop: bool = False) -> Non
     from declstack import render
 
     if output is OutputFormat.json:
-        sys.stdout.write(render.render_json(plan) + "\n")
+        sys.stdout.write(render.render_json(plan))
     elif output is OutputFormat.markdown:
-        sys.stdout.write(render.render_markdown(plan) + "\n")
+        sys.stdout.write(render.render_markdown(plan))
     else:
         sys.stdout.write(
             render.render_text(plan, color=out.is_terminal, show_noop=show_noop) + "\n"
