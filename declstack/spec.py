@@ -463,14 +463,17 @@ class _Checker:
         names: dict[str, tuple[int, SourceLocation | None]],
     ) -> list[str]:
         """The names this entry expands to; records them to catch duplicates."""
-        name, count = entry.get("name"), entry.get("count", 1)
+        name, count = entry.get("name"), entry.get("count")
+        replicated = count is not None
+        count = 1 if count is None else count
         if not isinstance(name, str) or not _NAME_PATTERN.match(name):
             return []
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return []
         name_path: DocPath = ("servers", index, "name")
-        expanded = [name] if count == 1 else [f"{name}-{n}" for n in range(1, count + 1)]
-        if count > 1 and len(expanded[-1]) > MAX_SERVER_NAME:
+        # Any explicit count numbers the servers, so scaling 1 <-> 2 keeps `web-1`.
+        expanded = [f"{name}-{n}" for n in range(1, count + 1)] if replicated else [name]
+        if replicated and count and len(expanded[-1]) > MAX_SERVER_NAME:
             self.add(
                 name_path,
                 f"with count {count} the last name {expanded[-1]!r} has {len(expanded[-1])} "
@@ -478,7 +481,7 @@ class _Checker:
             )
             return []
         here = self.doc.location(name_path)
-        origin = f" (from name {name!r} with count {count})" if count != 1 else ""
+        origin = f" (from name {name!r} with count {count})" if replicated else ""
         for server_name in expanded:
             if server_name in names:
                 other, other_location = names[server_name]

@@ -124,7 +124,7 @@ def test_defaults_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     [
         ("", ["web"]),
         ("    count: 0\n", []),
-        ("    count: 1\n", ["web"]),
+        ("    count: 1\n", ["web-1"]),
         ("    count: 3\n", ["web-1", "web-2", "web-3"]),
         ("    count: 12\n", [f"web-{n}" for n in range(1, 13)]),
     ],
