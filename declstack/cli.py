@@ -136,6 +136,8 @@ def _open_cloud(spec_cloud: str | None, flag: str | None, debug: bool) -> Iterat
 
     if debug:
         credentials.enable_debug_logging()
+    else:
+        credentials.quiet_library_logging()
     choice = credentials.choose_cloud(flag, spec_cloud, os.environ)
     if choice.name == LOCAL_CLOUD:
         from declstack_localcloud import LocalCloud

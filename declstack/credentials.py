@@ -59,6 +59,12 @@ def enable_debug_logging() -> None:
     logging.getLogger("keystoneauth").setLevel(logging.DEBUG)
 
 
+def quiet_library_logging() -> None:
+    """Without --debug, library warnings (version discovery...) would read as errors."""
+    for name in ("keystoneauth", "openstack"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _stderr() -> Any:
     import sys
 
@@ -99,7 +105,10 @@ def load_region(choice: CloudChoice, prompt: Prompter | None) -> Any:
                 "OS_CLIENT_CONFIG_FILE, ./clouds.yaml, ~/.config/openstack/, /etc/openstack/"
             ),
         ) from None
-    auth_overrides: dict[str, str] = _missing_domains(base.config.get("auth") or {})
+    # Before validation, openstacksdk keeps some auth options (from OS_* variables)
+    # at the top level of the config; look at both.
+    known = {**base.config, **(base.config.get("auth") or {})}
+    auth_overrides: dict[str, str] = _missing_domains(known)
     while True:
         try:
             return config.get_one(
@@ -138,27 +147,40 @@ def connect_region(region: Any) -> Any:
 
 def authenticate(conn: Any) -> None:
     """Get a token now, so a bad password fails before any planning."""
-    from keystoneauth1 import exceptions as ksa_exc
 
     auth_url = conn.config.config.get("auth", {}).get("auth_url", "?")
     try:
         conn.authorize()
-    except ksa_exc.Unauthorized:
-        raise UserError(
+    except Exception as exc:  # openstacksdk wraps keystoneauth errors in its own types
+        raise _auth_error(exc, auth_url) from None
+
+
+def _auth_error(exc: Exception, auth_url: str) -> UserError:
+    from keystoneauth1 import exceptions as ksa_exc
+
+    from declstack.errors import classify
+
+    # openstacksdk re-raises keystoneauth's errors as a bare SDKException.
+    while not isinstance(exc, ksa_exc.ClientException) and isinstance(
+        exc.__cause__ or exc.__context__, Exception
+    ):
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    info = classify(exc)
+    if info.status == 401 or isinstance(exc, ksa_exc.Unauthorized):
+        return UserError(
             f"authentication failed at {auth_url}: the user name, password or project is wrong",
             hint="check OS_USERNAME / OS_PASSWORD / OS_PROJECT_NAME or the clouds.yaml entry",
-        ) from None
-    except ksa_exc.ConnectFailure:
-        raise UserError(
+        )
+    if isinstance(exc, (ksa_exc.ConnectFailure, ksa_exc.ConnectionError)) or (
+        info.status is None and "connect" in type(exc).__name__.lower()
+    ):
+        return UserError(
             f"cannot reach the identity service at {auth_url}",
             hint="is the cloud up, and is auth_url right?",
-        ) from None
-    except ksa_exc.EndpointNotFound as exc:
-        raise UserError(f"the service catalog lacks an endpoint: {exc}") from None
-    except ksa_exc.ClientException as exc:
-        raise UserError(f"authentication at {auth_url} failed: {exc}") from None
-    except Exception as exc:  # openstacksdk wraps keystoneauth errors inconsistently
-        raise UserError(f"authentication at {auth_url} failed: {exc}") from None
+        )
+    if isinstance(exc, ksa_exc.EndpointNotFound):
+        return UserError(f"the service catalog lacks an endpoint: {exc}")
+    return UserError(f"authentication at {auth_url} failed: {info.message}")
 
 
 def connect_with_config(cloud_config: Mapping[str, Any]) -> Any:
