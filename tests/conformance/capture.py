@@ -1,6 +1,6 @@
 """Play the differential sequence against one cloud and save normalised captures as JSON.
 
-    .venv/bin/python tests/conformance/capture.py [--cloud realstack] [--out DIR]
+    .venv/bin/python -m tests.conformance.capture [--cloud realstack] [--out DIR]
 
 The captures under tests/conformance/captures/ are what real Nova answered;
 the local cloud's author reads them to see exact bodies and status codes.
@@ -15,9 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import yaml
-from rawcloud import Credentials, RawCloud
-from sequence import Runner, run_sequence
-from steps import STEPS
+
+from tests.conformance.rawcloud import Credentials, RawCloud
+from tests.conformance.sequence import Runner, run_sequence
+from tests.conformance.steps import STEPS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

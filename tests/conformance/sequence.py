@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from rawcloud import JSON, RawCloud
+from tests.conformance.rawcloud import JSON, RawCloud
 
 SDK_MV = "2.100"
 """openstacksdk 4.22's Server._max_microversion: what declstack and the SDK send for servers."""
@@ -48,6 +48,8 @@ class Step:
     fields: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     poll: Poll | None = None
+    sort: tuple[tuple[str, str], ...] = ()
+    mask: tuple[str, ...] = ()
     why: str = ""
 
 
@@ -97,7 +99,7 @@ def extract(body: JSON, path: str) -> JSON:
     sort = path.endswith("|sorted")
     if sort:
         path = path[: -len("|sorted")]
-    value = body if path in ("", ".") else _walk(body, path.split("."))
+    value = body if path in ("", ".") else _walk(body, re.findall(r"\[[^\]]*\]|[^.]+", path))
     if sort and isinstance(value, list):
         return sorted(value, key=repr)
     return value
@@ -125,9 +127,9 @@ class Normaliser:
     exact: dict[str, str] = field(default_factory=dict)
 
     def add(self, value: str, placeholder: str) -> None:
-        """Replace `value` wherever it occurs (ids, run prefix, endpoints)."""
+        """Replace `value` wherever it occurs (ids, run prefix, endpoints); first name wins."""
         if value:
-            self.replacements[value] = placeholder
+            self.replacements.setdefault(value, placeholder)
 
     def add_exact(self, value: str, placeholder: str) -> None:
         """Replace a whole string equal to `value` (short names like `demo`)."""
@@ -256,16 +258,40 @@ class Runner:
         )
 
     def compare_view(self, step: Step, resp: JSON) -> dict[str, Any]:
-        """The normalised values this step compares: chosen fields, key sets, or the whole body."""
+        """The normalised values this step compares: chosen fields, key sets, or the whole body.
+
+        `step.sort` orders lists first (Nova breaks created_at ties by random uuid)."""
+        for list_path, key in step.sort:
+            items = extract(resp, list_path)
+            if isinstance(items, list):
+                items.sort(key=lambda item: str(item.get(key)) if isinstance(item, dict) else "")
         view: dict[str, Any] = {}
+        if step.mask:
+            masks = [re.compile(m) for m in step.mask]
+            resp = _mask(self.norm(resp), masks)
         for f in step.fields:
             view[f] = self.norm(extract(resp, substitute(f, self.env)))
         for k in step.keys:
             obj = extract(resp, substitute(k, self.env))
-            view[k + ".<keys>"] = sorted(obj) if isinstance(obj, dict) else _MISSING
+            present = (
+                {self.norm.text(key): "present" for key in obj} if isinstance(obj, dict) else {}
+            )
+            view[k + ".<keys>"] = present or _MISSING
         if not step.fields and not step.keys:
             view["<body>"] = self.norm(resp)
         return view
+
+
+def _mask(value: JSON, masks: Sequence[re.Pattern[str]]) -> JSON:
+    if isinstance(value, str):
+        for m in masks:
+            value = m.sub("<masked>", value)
+        return value
+    if isinstance(value, list):
+        return [_mask(v, masks) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask(v, masks) for k, v in value.items()}
+    return value
 
 
 def run_sequence(runner: Runner, steps: Sequence[Step]) -> list[Outcome]:
