@@ -308,7 +308,7 @@ def test_demo_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [s.name for s in spec.servers] == ["legacy-1", "web-1", "web-2", "web-3", "batch"]
     legacy, web1, *_, batch = spec.servers
     assert (legacy.image, legacy.flavor, legacy.key_name) == ("Ubuntu-14.04", "small", "default")
-    assert legacy.lifecycle.prevent_destroy
+    assert not legacy.lifecycle.prevent_destroy  # the demo must be destroyable
     assert web1.user_data is not None and web1.user_data.startswith("#cloud-config\n")
     assert web1.metadata["role"] == "web" and web1.metadata["env"] == "demo"
     assert batch.networks == "none" and batch.key_name is None
