@@ -1,0 +1,57 @@
+"""What every handler gets: the request, who is calling, and the shared runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .faults import FaultInjector
+from .http import Request
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Timings of the simulated lifecycle."""
+
+    boot_seconds: float = 1.0
+    delete_seconds: float = 0.5
+    compute_host: str = "localcloud-compute"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The identity behind a valid token."""
+
+    token: str
+    user_id: str
+    user_name: str
+    project_id: str
+    project_name: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@dataclass
+class Runtime:
+    """Shared, long-lived parts; `base_url` is known only once the socket is bound."""
+
+    store: Store
+    faults: FaultInjector
+    settings: Settings
+    base_url: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    request: Request
+    principal: Principal | None
+    runtime: Runtime
+
+    @property
+    def user(self) -> Principal:
+        """The caller; only used behind the auth check, which guarantees one."""
+        assert self.principal is not None
+        return self.principal

@@ -1,0 +1,178 @@
+"""SQLite state: schema, a small connection pool, and read/write transactions.
+
+WAL plus a busy timeout lets many request threads read while one writes; every write
+runs in BEGIN IMMEDIATE so check-then-insert (quota, IP allocation) is atomic.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from .lifecycle import sql_status
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, domain_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, password TEXT NOT NULL,
+    project_id TEXT NOT NULL, roles TEXT NOT NULL, domain_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roles (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT NOT NULL,
+    methods TEXT NOT NULL, audit_id TEXT NOT NULL,
+    issued_at REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens (expires_at);
+CREATE TABLE IF NOT EXISTS flavors (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vcpus INTEGER NOT NULL,
+    ram INTEGER NOT NULL, disk INTEGER NOT NULL, ephemeral INTEGER NOT NULL,
+    swap INTEGER NOT NULL, is_public INTEGER NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS images (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    status TEXT NOT NULL, visibility TEXT NOT NULL, owner TEXT NOT NULL,
+    disk_format TEXT NOT NULL, container_format TEXT NOT NULL, size INTEGER NOT NULL,
+    min_disk INTEGER NOT NULL, min_ram INTEGER NOT NULL, checksum TEXT NOT NULL,
+    os_hash_value TEXT NOT NULL, properties TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, project_id TEXT NOT NULL,
+    shared INTEGER NOT NULL, mtu INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS subnets (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, network_id TEXT NOT NULL,
+    project_id TEXT NOT NULL, cidr TEXT NOT NULL, gateway_ip TEXT NOT NULL,
+    ip_version INTEGER NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ports (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, network_id TEXT NOT NULL,
+    subnet_id TEXT NOT NULL, ip_int INTEGER NOT NULL, ip_address TEXT NOT NULL,
+    mac_address TEXT NOT NULL, device_id TEXT NOT NULL, device_owner TEXT NOT NULL,
+    project_id TEXT NOT NULL, security_groups TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS ports_ip ON ports (subnet_id, ip_int);
+CREATE INDEX IF NOT EXISTS ports_device ON ports (device_id);
+CREATE INDEX IF NOT EXISTS ports_network ON ports (network_id);
+CREATE TABLE IF NOT EXISTS security_groups (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL,
+    project_id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS security_group_rules (
+    id TEXT PRIMARY KEY, security_group_id TEXT NOT NULL, direction TEXT NOT NULL,
+    ethertype TEXT NOT NULL, protocol TEXT, port_range_min INTEGER,
+    port_range_max INTEGER, remote_ip_prefix TEXT, remote_group_id TEXT,
+    project_id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS keypairs (
+    user_id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+    public_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (user_id, name));
+CREATE TABLE IF NOT EXISTS servers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL, image_id TEXT NOT NULL, flavor TEXT NOT NULL,
+    flavor_id TEXT NOT NULL, vcpus INTEGER NOT NULL, ram INTEGER NOT NULL,
+    key_name TEXT, availability_zone TEXT NOT NULL, description TEXT,
+    metadata TEXT NOT NULL, security_groups TEXT NOT NULL, user_data TEXT,
+    reservation_id TEXT NOT NULL, launch_index INTEGER NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, launched_at REAL,
+    vm_state TEXT NOT NULL, prev_vm_state TEXT NOT NULL,
+    task_state TEXT, task_started REAL NOT NULL, task_until REAL NOT NULL,
+    fault_message TEXT, fault_code INTEGER,
+    delete_requested_at REAL, deleted_at REAL, reap_at REAL, locked INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS servers_project ON servers (project_id, deleted_at);
+CREATE INDEX IF NOT EXISTS servers_reap ON servers (reap_at) WHERE reap_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS servers_updated ON servers (updated_at);
+CREATE TABLE IF NOT EXISTS server_tags (
+    server_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (server_id, tag));
+CREATE INDEX IF NOT EXISTS server_tags_tag ON server_tags (tag, server_id);
+"""
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+def _regexp(pattern: str | None, value: str | None) -> bool:
+    """SQLite REGEXP as Nova's sqlite backend does it: re.search, invalid pattern = no match."""
+    if pattern is None or value is None:
+        return False
+    compiled = _compiled(pattern)
+    return compiled is not None and compiled.search(value) is not None
+
+
+class Store:
+    """A pool of connections to one SQLite file."""
+
+    def __init__(self, path: Path, pool_size: int = 16) -> None:
+        self.path = path
+        self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._pool_size = pool_size
+        with self._borrow() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+        conn.create_function("server_status", 7, sql_status, deterministic=True)
+        return conn
+
+    @contextmanager
+    def _borrow(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+            if self._pool.qsize() < self._pool_size:
+                self._pool.put(conn)
+            else:
+                conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for the duration of the block."""
+        with self._borrow() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """An exclusive-writer transaction, committed when the block succeeds."""
+        with self._borrow() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def get_meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
