@@ -682,6 +682,43 @@ STEPS: tuple[Step, ...] = (
         auth=False,
         why="401 without a token",
     ),
+    Step(
+        "error-auto-before-2.37",
+        "POST",
+        "compute",
+        "/servers",
+        "2.36",
+        body={
+            "server": {
+                "name": "{run}-bad",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": "auto",
+            }
+        },
+        why="400: networks as a string needs 2.37",
+    ),
+    Step(
+        "error-name-bad-regex",
+        "GET",
+        "compute",
+        "/servers/detail?name=%5B",
+        SDK_MV,
+        why="400: name= must be a valid regex",
+    ),
+    Step(
+        "compute-limits",
+        "GET",
+        "compute",
+        "/limits",
+        "2.57",
+        fields=tuple(
+            f"limits.absolute.{k}"
+            for k in ("maxTotalInstances", "maxTotalCores", "maxTotalRAMSize", "maxServerMeta")
+        ),
+        keys=("limits.absolute",),
+        why="quota limits a planner checks before create-before-destroy",
+    ),
     # --- delete -------------------------------------------------------------
     Step("server-delete-a", "DELETE", "compute", "/servers/{srv_a}", why="204"),
     Step(

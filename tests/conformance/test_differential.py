@@ -44,6 +44,8 @@ ALLOWED: tuple[Allowed, ...] = (
     Allowed("error-invalid-tag-create", "<body>.badRequest.message", SCHEMA_MESSAGE),
     Allowed("metadata-bad-key", "<body>.badRequest.message", SCHEMA_MESSAGE),
     Allowed("tags-invalid-comma", "<body>.badRequest.message", SCHEMA_MESSAGE),
+    Allowed("error-auto-before-2.37", "<body>.badRequest.message", SCHEMA_MESSAGE),
+    Allowed("error-name-bad-regex", "<body>.badRequest.message", SCHEMA_MESSAGE),
     Allowed(
         "image-*",
         "*<keys>.owner_specified.openstack.*",
