@@ -159,3 +159,17 @@ def test_plan_json_and_exit_codes(stack: Stack) -> None:
     assert bad.exit_code == 1
     assert "no-such-image" in bad.stdout + bad.stderr
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_debug_logs_requests_but_never_secrets(stack: Stack) -> None:
+    stack.write([{"name": "quiet", "networks": "none"}])
+    result = stack.ok("plan", "--debug")
+    logged = result.stderr
+    assert "REQ: curl" in logged and "/servers/detail" in logged
+    password = stack.target.connection().config.config["auth"]["password"]
+    assert password not in logged + result.stdout
+    token = stack.target.connection().session.get_token()
+    assert token not in logged
+    for line in logged.splitlines():
+        if "X-Auth-Token:" in line:
+            assert "X-Auth-Token: {SHA256}" in line, line

@@ -1,0 +1,69 @@
+"""The CLI without a cloud: validation, exit codes, clear errors and no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from declstack import __version__
+from declstack.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+NO_CLOUD_ENV = {
+    "OS_CLIENT_CONFIG_FILE": "/nonexistent/clouds.yaml",
+    "OS_CLOUD": "",
+    "OS_AUTH_URL": "",
+}
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_validate_demo_and_examples() -> None:
+    specs = [REPO / "specs" / "demo.yaml", *sorted((REPO / "specs" / "examples").glob("*.yaml"))]
+    result = runner.invoke(app, ["validate", *map(str, specs)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count(": valid") == len(specs)
+
+
+def test_validate_reports_every_problem_with_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nstack: demo\nservers:\n"
+        "  - name: web\n    flavour: m1.tiny\n    image: cirros\n"
+    )
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:5:5:" in result.stderr and "flavour" in result.stderr
+    assert "did you mean 'flavor'" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_spec_file_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_credentials_are_named_without_a_terminal(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("version: 1\nstack: demo\nservers: []\n")
+    result = runner.invoke(app, ["plan", str(spec)], env=NO_CLOUD_ENV)
+    assert result.exit_code == 1
+    assert "missing credentials: auth_url" in result.stderr
+    assert "OS_AUTH_URL" in result.stderr
+
+
+def test_unknown_cloud_lists_known_ones(tmp_path: Path) -> None:
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  prod:\n    auth: {auth_url: 'http://127.0.0.1:1/v3'}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("version: 1\nstack: demo\nservers: []\n")
+    env = {**NO_CLOUD_ENV, "OS_CLIENT_CONFIG_FILE": str(clouds)}
+    result = runner.invoke(app, ["plan", str(spec), "--cloud", "staging"], env=env)
+    assert result.exit_code == 1
+    assert "'staging'" in result.stderr and "prod" in result.stderr
