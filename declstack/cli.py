@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -245,28 +244,18 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float) -> int:
-    from declstack.reconciler import Event, Reconciler, Settings, summarize
+    from declstack.progress import ApplyDisplay
+    from declstack.reconciler import Reconciler, Settings
 
-    started = time.monotonic()
-    total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP)
-    done = 0
-
-    def on_event(event: Event) -> None:
-        nonlocal done
-        stamp = f"[{time.monotonic() - started:5.1f}s]"
-        if event.final:
-            done += 1
-            mark = "[green]✓[/]" if event.ok else "[red]✗[/]"
-            err.print(f"{stamp} {mark} {event.message}  ({done}/{max(total, done)})", markup=True)
-        else:
-            err.print(f"{stamp}   {event.message}", markup=False, style="dim")
-
+    total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP) + sum(
+        1
+        for c in the_plan.changes
+        if c.action is Action.NOOP and c.before and c.before.is_in_progress
+    )
     settings = Settings(parallelism=parallelism, create_timeout=timeout, delete_timeout=timeout)
-    report = Reconciler(port, settings, on_event=on_event).apply(the_plan)
-    for result in report.results:
-        line = f"{result.address} {result.message}"
-        out.print(line if result.ok else f"[red]{line}[/]", markup=not result.ok)
-    out.print(summarize(report.results) + f" ({time.monotonic() - started:.1f}s)")
+    with ApplyDisplay(out, err, total) as display:
+        report = Reconciler(port, settings, on_event=display.on_event).apply(the_plan)
+    display.finish(report)
     return EXIT_OK if report.converged else EXIT_ERROR
 
 
@@ -390,8 +379,11 @@ def local_cloud_serve(
     port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 0,
     state: Annotated[Path | None, typer.Option(help="SQLite state file.")] = None,
     clouds_yaml: Annotated[
-        Path | None, typer.Option("--clouds-yaml", help="Write a clouds.yaml entry for it here.")
-    ] = None,
+        Path,
+        typer.Option(
+            "--clouds-yaml", help="Add its entry to this clouds.yaml (other clouds are kept)."
+        ),
+    ] = Path("clouds.yaml"),
     cloud_name: Annotated[
         str, typer.Option("--cloud-name", help="Name of that entry.")
     ] = "declstack-local",

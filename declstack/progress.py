@@ -1,0 +1,117 @@
+"""What a person sees while apply runs: each outcome once, and progress that scales.
+
+Outcomes ("web-1 has been created (ACTIVE after 3.1s)") go to stdout as they
+happen. On a terminal, a progress bar on stderr counts them; without one, the
+in-between states are printed for small applies, and a one-line summary every
+few seconds for big ones, so a CI log shows life without a line per poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from declstack.reconciler import ApplyReport, Event, summarize
+
+#: Above this many changes, without a terminal, states are summarised, not listed.
+CHATTY_LIMIT = 20
+SUMMARY_EVERY = 10.0
+
+
+class ApplyDisplay:
+    """Receives reconciler events; a context manager around one apply."""
+
+    def __init__(self, out: Console, err: Console, total: int) -> None:
+        self._out = out
+        self._err = err
+        self._total = total
+        self._started = time.monotonic()
+        self._last_summary = self._started
+        self._printed: set[tuple[str, str]] = set()
+        self._states: dict[str, str] = {}
+        self._done = 0
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        if err.is_terminal:
+            self._bar = Progress(
+                TextColumn("[bold]applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=err,
+                transient=True,
+            )
+
+    def __enter__(self) -> ApplyDisplay:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task("", total=self._total)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def _stamp(self) -> str:
+        return f"[{time.monotonic() - self._started:6.1f}s]"
+
+    def on_event(self, event: Event) -> None:
+        if event.final:
+            self._done += 1
+            self._states.pop(event.address, None)
+            self._outcome(event.address, event.message, event.ok)
+            if self._bar is not None and self._task is not None:
+                self._bar.update(self._task, completed=min(self._done, self._total))
+            return
+        self._states[event.address] = event.message.split(": ", 1)[-1]
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=self._state_counts())
+        elif self._total <= CHATTY_LIMIT:
+            self._err.print(f"{self._stamp()} {event.message}", markup=False, style="dim")
+        elif time.monotonic() - self._last_summary >= SUMMARY_EVERY:
+            self._last_summary = time.monotonic()
+            self._err.print(
+                f"{self._stamp()} {self._done}/{self._total} done; {self._state_counts()}",
+                markup=False,
+            )
+
+    def _state_counts(self) -> str:
+        counts = Counter(state.split(",")[0] for state in self._states.values())
+        return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+
+    def _outcome(self, address: str, message: str, ok: bool) -> None:
+        self._printed.add((address, message))
+        line = message if message.startswith(address) else f"{address} {message}"
+        if ok:
+            self._out.print(line, markup=False, highlight=False)
+        else:
+            self._out.print(line, markup=False, highlight=False, style="red")
+
+    def finish(self, report: ApplyReport) -> None:
+        """Print outcomes no event carried (failed requests), then the summary line."""
+        for result in report.results:
+            full = f"{result.address} {result.message}"
+            if (result.address, full) not in self._printed and (
+                result.address,
+                result.message,
+            ) not in self._printed:
+                self._outcome(result.address, full, result.ok)
+        elapsed = time.monotonic() - self._started
+        self._out.print(f"{summarize(report.results)} ({elapsed:.1f}s)", markup=False)
