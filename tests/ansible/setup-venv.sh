@@ -22,8 +22,9 @@ find_python() {
 }
 python="$(find_python)"
 
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
+if [ ! -x "$venv/bin/python" ] \
+    || ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    "$python" -m venv --clear "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "ansible==14.5.0" "openstacksdk==4.14.0"
