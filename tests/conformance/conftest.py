@@ -73,7 +73,7 @@ def _first_cloud_entry(config: dict[str, object]) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def localcloud() -> Iterator[RawCloud]:
     """declstack's own local cloud, started for the session, as a raw session."""
-    from declstack_localcloud import LocalCloud  # type: ignore[attr-defined]
+    from declstack_localcloud import LocalCloud
 
     with LocalCloud() as cloud:
         raw = RawCloud(Credentials.from_cloud_entry(_first_cloud_entry(cloud.cloud_config())))

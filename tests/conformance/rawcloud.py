@@ -7,6 +7,7 @@ openstacksdk (which retries, pages and reshapes) and speaks HTTP itself.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,11 @@ class Response:
     headers: Mapping[str, str]
     body: JSON
     elapsed: float
+
+
+def unversioned(url: str) -> str:
+    """A catalog URL without its trailing version segment (`.../v2.1` -> `...`)."""
+    return re.sub(r"/v\d+(\.\d+)?$", "", url.rstrip("/"))
 
 
 def _parse(resp: requests.Response) -> JSON:
@@ -133,11 +139,13 @@ class RawCloud:
         return resp
 
     def url(self, service: str, path: str) -> str:
-        """Absolute URL of `path` on the service's catalog endpoint (`@root` = its host root)."""
+        """Absolute URL of `path` on the service's catalog endpoint.
+
+        `@root` is the unversioned endpoint (the catalog URL without `/v2.1`), as Nova's
+        version discovery and bookmark links use it."""
         base = self.endpoints[service]
         if path.startswith("@root"):
-            scheme, _, rest = base.partition("://")
-            return f"{scheme}://{rest.split('/', 1)[0]}{path[len('@root') :]}"
+            return unversioned(base) + path[len("@root") :]
         return base + path
 
     def request(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tests.conformance.rawcloud import JSON, RawCloud
+from tests.conformance.rawcloud import JSON, RawCloud, unversioned
 
 SDK_MV = "2.100"
 """openstacksdk 4.22's Server._max_microversion: what declstack and the SDK send for servers."""
@@ -116,6 +116,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"already used \d+ of \d+"), "already used <n> of <n>"),
 )
 
+_QUERY = re.compile(r"\?([^\s?#\"']+=[^\s?#\"']*)")
+"""A URL query string: its parameters are sorted, since clients parse rather than compare them."""
+
 _SECRET_KEYS = frozenset({"adminPass", "password"})
 
 
@@ -142,7 +145,7 @@ class Normaliser:
             s = s.replace(value, self.replacements[value])
         for pattern, placeholder in _PATTERNS:
             s = pattern.sub(placeholder, s)
-        return s
+        return _QUERY.sub(lambda m: "?" + "&".join(sorted(m[1].split("&"))), s)
 
     def __call__(self, value: JSON, key: str = "") -> JSON:
         if key in _SECRET_KEYS and isinstance(value, str):
@@ -197,12 +200,10 @@ class Runner:
             self.norm.add(self.env[var], "{" + var + "}")
         for var in ("username", "project_name"):
             self.norm.add_exact(self.env[var], "{" + var + "}")
-        root = re.compile(r"^(https?://[^/]+)")
         for service, url in self.cloud.endpoints.items():
             self.norm.add(url, f"<{service}>")
-            m = root.match(url)
-            if m:
-                self.norm.add(m[1], f"<{service}-root>")
+        for service, url in self.cloud.endpoints.items():
+            self.norm.add(unversioned(url), f"<{service}-root>")
 
     def _send(self, step: Step, path: str, body: JSON) -> tuple[int, JSON, float]:
         r = self.cloud.request(

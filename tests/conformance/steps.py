@@ -211,6 +211,7 @@ STEPS: tuple[Step, ...] = (
         "GET",
         "image",
         "/v2/images?limit=1",
+        mask=(r"marker=[^&]+",),
         fields=("images.#", "first", "next"),
         why="glance paging: `next` link with marker",
     ),
