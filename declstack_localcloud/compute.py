@@ -489,7 +489,7 @@ def _resolve_security_groups(nc: NovaCall, conn: sqlite3.Connection, requested: 
     project_id = nc.call.user.project_id
     ensure_default_security_group(conn, project_id)
     names = ["default"]
-    if requested is not None:
+    if requested:
         if not isinstance(requested, list) or not all(
             isinstance(g, dict) and isinstance(g.get("name"), str) for g in requested
         ):
