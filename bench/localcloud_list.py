@@ -19,7 +19,7 @@ from declstack_localcloud import LocalCloud
 
 
 def _token(cloud: LocalCloud) -> str:
-    body = {
+    body: dict[str, Any] = {
         "auth": {
             "identity": {
                 "methods": ["password"],
