@@ -81,6 +81,11 @@ def nova_error(
     )
 
 
+def invalid(field: str, value: Any, reason: str) -> ApiError:
+    """Nova's JSON-schema 400: "Invalid input for field/attribute X. Value: V. reason"."""
+    return nova_error(400, f"Invalid input for field/attribute {field}. Value: {value}. {reason}")
+
+
 def over_limit(status: int, retry_after: int) -> ApiError:
     message = (
         "This request was rate-limited."
@@ -141,9 +146,10 @@ class NovaCall:
         except ValueError as exc:
             raise nova_error(400, "Malformed request body") from exc
         if not isinstance(data, dict) or not isinstance(data.get(key), dict):
-            raise nova_error(
-                400,
-                f"Invalid input for field/attribute {key}. Value: {data}. '{key}' is a required property",
+            raise invalid(
+                key,
+                data,
+                f"'{key}' is a required property",
             )
         value: dict[str, Any] = data[key]
         return value
@@ -236,20 +242,23 @@ def _touch(conn: sqlite3.Connection, server_id: str) -> None:
 
 def _validate_metadata(metadata: Any, field: str = "metadata") -> dict[str, str]:
     if not isinstance(metadata, dict):
-        raise nova_error(
-            400,
-            f"Invalid input for field/attribute {field}. Value: {metadata}. {metadata!r} is not of type 'object'",
+        raise invalid(
+            field,
+            metadata,
+            f"{metadata!r} is not of type 'object'",
         )
     for key, value in metadata.items():
         if not METADATA_KEY.match(str(key)):
-            raise nova_error(
-                400,
-                f"Invalid input for field/attribute {field}. Value: {metadata}. Additional properties are not allowed ('{key}' was unexpected)",
+            raise invalid(
+                field,
+                metadata,
+                f"Additional properties are not allowed ('{key}' was unexpected)",
             )
         if not isinstance(value, str) or len(value) > 255:
-            raise nova_error(
-                400,
-                f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not of type 'string' or is longer than 255",
+            raise invalid(
+                key,
+                value,
+                f"{value!r} is not of type 'string' or is longer than 255",
             )
     return {str(k): str(v) for k, v in metadata.items()}
 
@@ -273,9 +282,10 @@ def _validate_tag(tag: Any) -> str:
 
 def _validate_tags(tags: Any) -> list[str]:
     if not isinstance(tags, list):
-        raise nova_error(
-            400,
-            f"Invalid input for field/attribute tags. Value: {tags}. {tags!r} is not of type 'array'",
+        raise invalid(
+            "tags",
+            tags,
+            f"{tags!r} is not of type 'array'",
         )
     cleaned = list(dict.fromkeys(_validate_tag(t) for t in tags))
     if len(cleaned) > MAX_TAGS:
@@ -284,9 +294,10 @@ def _validate_tags(tags: Any) -> list[str]:
 
 
 def _unexpected(key: str) -> ApiError:
-    return nova_error(
-        400,
-        f"Invalid input for field/attribute server. Value: {{...}}. Additional properties are not allowed ('{key}' was unexpected)",
+    raise invalid(
+        "server",
+        "{...}",
+        f"Additional properties are not allowed ('{key}' was unexpected)",
     )
 
 
@@ -437,23 +448,26 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
     available = visible_networks(conn, principal.project_id, principal.is_admin)
     if requested is None:
         if nc.at_least(2, 37):
-            raise nova_error(
-                400,
-                "Invalid input for field/attribute server. Value: {...}. 'networks' is a required property",
+            raise invalid(
+                "server",
+                "{...}",
+                "'networks' is a required property",
             )
         return [row["id"] for row in available]
     if requested == "none":
         if not nc.at_least(2, 37):
-            raise nova_error(
-                400,
-                "Invalid input for field/attribute networks. Value: none. 'none' is not of type 'array'",
+            raise invalid(
+                "networks",
+                "none",
+                "'none' is not of type 'array'",
             )
         return []
     if requested == "auto":
         if not nc.at_least(2, 37):
-            raise nova_error(
-                400,
-                "Invalid input for field/attribute networks. Value: auto. 'auto' is not of type 'array'",
+            raise invalid(
+                "networks",
+                "auto",
+                "'auto' is not of type 'array'",
             )
         if len(available) > 1:
             raise nova_error(
@@ -463,9 +477,10 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
             raise nova_error(400, "Unable to automatically allocate a network for project")
         return [available[0]["id"]]
     if not isinstance(requested, list):
-        raise nova_error(
-            400,
-            f"Invalid input for field/attribute networks. Value: {requested}. {requested!r} is not of type 'array'",
+        raise invalid(
+            "networks",
+            requested,
+            f"{requested!r} is not of type 'array'",
         )
     ids = {row["id"] for row in available}
     chosen: list[str] = []
@@ -570,9 +585,10 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     user_data = data.get("user_data")
     if user_data is not None:
         if not isinstance(user_data, str) or len(user_data) > MAX_USER_DATA:
-            raise nova_error(
-                400,
-                f"Invalid input for field/attribute user_data. Value: {str(user_data)[:40]}... is too long (max {MAX_USER_DATA})",
+            raise invalid(
+                "user_data",
+                str(user_data)[:40] + "...",
+                f"is too long (max {MAX_USER_DATA})",
             )
         try:
             base64.b64decode(user_data, validate=True)
@@ -589,9 +605,10 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     if min_count < 1 or max_count < min_count:
         raise nova_error(400, "min_count must be <= max_count and both must be >= 1")
     if "imageRef" not in data:
-        raise nova_error(
-            400,
-            "Invalid input for field/attribute server. Value: {...}. 'imageRef' is a required property",
+        raise invalid(
+            "server",
+            "{...}",
+            "'imageRef' is a required property",
         )
     principal = nc.call.user
     runtime = nc.call.runtime
@@ -638,8 +655,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 " user_data, reservation_id, launch_index, created_at, updated_at, launched_at,"
                 " vm_state, prev_vm_state, task_state, task_started, task_until, fault_message,"
                 " fault_code, reap_at, locked)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'building',"
-                " 'spawning', ?, ?, ?, ?, ?, 0)",
+                f" VALUES ({', '.join('?' * 21)}, 'building', 'spawning', ?, ?, ?, ?, ?, 0)",
                 (
                     server_id,
                     server_name,
@@ -920,9 +936,10 @@ def server_action(nc: NovaCall, params: dict[str, str]) -> Response:
         elif action == "reboot":
             kind = str((payload or {}).get("type", "")).upper() if isinstance(payload, dict) else ""
             if kind not in ("SOFT", "HARD"):
-                raise nova_error(
-                    400,
-                    f"Invalid input for field/attribute type. Value: {kind}. '{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
+                raise invalid(
+                    "type",
+                    kind,
+                    f"'{kind}' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
                 )
             if kind == "SOFT":
                 _require_state(row, "reboot", ("active",))
@@ -936,7 +953,8 @@ def server_action(nc: NovaCall, params: dict[str, str]) -> Response:
             if group["id"] in groups:
                 raise nova_error(
                     400,
-                    f"Security group {group['name']} is already associated with the instance {row['id']}",
+                    f"Security group {group['name']} is already associated with the instance"
+                    f" {row['id']}",
                 )
             if (
                 conn.execute("SELECT 1 FROM ports WHERE device_id = ?", (row["id"],)).fetchone()
@@ -1316,9 +1334,10 @@ def create_keypair(nc: NovaCall, _: dict[str, str]) -> Response:
     private_key = None
     if public_key is None:
         if nc.at_least(2, 92):
-            raise nova_error(
-                400,
-                "Invalid input for field/attribute keypair. Value: {...}. 'public_key' is a required property",
+            raise invalid(
+                "keypair",
+                "{...}",
+                "'public_key' is a required property",
             )
         generated = keys.generate_rsa()
         public_key, private_key = generated.public_key, generated.private_key

@@ -453,6 +453,7 @@ def versions(call: Call, _: dict[str, str]) -> Response:
 
 def resources(call: Call, _: dict[str, str]) -> Response:
     names = ("network", "subnet", "port", "security_group", "security_group_rule")
+    base = f"{call.runtime.base_url}/network/v2.0"
     return Response(
         200,
         {
@@ -462,7 +463,7 @@ def resources(call: Call, _: dict[str, str]) -> Response:
                     "collection": f"{name}s",
                     "links": [
                         {
-                            "href": f"{call.runtime.base_url}/network/v2.0/{name.replace('_', '-')}s",
+                            "href": f"{base}/{name.replace('_', '-')}s",
                             "rel": "self",
                         }
                     ],

@@ -76,7 +76,7 @@ def test_empty_security_groups_removes_the_default_group_nova_attached(
     ansible_venv: Path, local: Any
 ) -> None:
     cloud, clouds_yaml = local
-    extra = {"server_security_groups": []}
+    extra: dict[str, Any] = {"server_security_groups": []}
     assert _run(ansible_venv, clouds_yaml, "present", extra) is True
     assert _groups(cloud) == ["default"], "Nova attaches `default` when the request has none"
     assert _run(ansible_venv, clouds_yaml, "present", extra) is True

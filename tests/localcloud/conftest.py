@@ -60,7 +60,7 @@ class Api:
 
 
 def issue_token(cloud: LocalCloud, user: str = "demo", password: str = "demo-secret") -> str:
-    body = {
+    body: dict[str, Any] = {
         "auth": {
             "identity": {
                 "methods": ["password"],
@@ -104,7 +104,9 @@ class Cli:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml)}
-        env = {k: v for k, v in env.items() if not k.startswith("OS_") or k == "OS_CLIENT_CONFIG_FILE"}
+        env = {
+            k: v for k, v in env.items() if not k.startswith("OS_") or k == "OS_CLIENT_CONFIG_FILE"
+        }
         result = subprocess.run(
             [str(OPENSTACK_CLI), "--os-cloud", "local", *args],
             env=env,

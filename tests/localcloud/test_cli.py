@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,26 +16,26 @@ from .conftest import Cli
 pytestmark = pytest.mark.integration
 
 
-def _json(cli: Cli, *args: str) -> object:
+def _json(cli: Cli, *args: str) -> Any:
     return json.loads(cli.run(*args, "-f", "json").stdout)
 
 
 def test_token_and_catalog_listings(cli: Cli) -> None:
     token = _json(cli, "token", "issue")
     assert isinstance(token, dict) and token["id"] and token["project_id"]
-    flavors = {f["Name"]: f for f in _json(cli, "flavor", "list")}  # type: ignore[union-attr]
+    flavors = {f["Name"]: f for f in _json(cli, "flavor", "list")}
     assert {"m1.nano", "m1.tiny", "m1.small", "m1.medium", "m1.large", "small"} <= set(flavors)
     assert flavors["m1.tiny"]["ID"] == "2" and flavors["m1.tiny"]["RAM"] == 512
-    images = {i["Name"]: i["Status"] for i in _json(cli, "image", "list")}  # type: ignore[union-attr]
+    images = {i["Name"]: i["Status"] for i in _json(cli, "image", "list")}
     assert images == {
         "cirros": "active",
         "Ubuntu-14.04": "active",
         "ubuntu-22.04": "active",
         "debian-12": "active",
     }
-    networks = [n["Name"] for n in _json(cli, "network", "list")]  # type: ignore[union-attr]
+    networks = [n["Name"] for n in _json(cli, "network", "list")]
     assert networks == ["private"]
-    groups = [g["Name"] for g in _json(cli, "security", "group", "list")]  # type: ignore[union-attr]
+    groups = [g["Name"] for g in _json(cli, "security", "group", "list")]
     assert groups == ["default"]
 
 
@@ -43,18 +44,28 @@ def test_server_lifecycle_through_the_cli(cli: Cli) -> None:
     assert "PRIVATE KEY" in key
     created = _json(
         cli,
-        "server", "create", "--image", "cirros", "--flavor", "m1.tiny",
-        "--key-name", "cli-key", "--network", "private", "--wait", "cli-1",
+        "server",
+        "create",
+        "--image",
+        "cirros",
+        "--flavor",
+        "m1.tiny",
+        "--key-name",
+        "cli-key",
+        "--network",
+        "private",
+        "--wait",
+        "cli-1",
     )
     assert isinstance(created, dict)
     assert created["status"] == "ACTIVE"
     assert created["key_name"] == "cli-key"
     listed = _json(cli, "server", "list")
-    assert [(s["Name"], s["Status"]) for s in listed] == [("cli-1", "ACTIVE")]  # type: ignore[union-attr]
-    assert listed[0]["Networks"]["private"][0].startswith("10.0.")  # type: ignore[index]
+    assert [(s["Name"], s["Status"]) for s in listed] == [("cli-1", "ACTIVE")]
+    assert listed[0]["Networks"]["private"][0].startswith("10.0.")
     cli.run("server", "set", "--property", "role=web", "cli-1")
     shown = _json(cli, "server", "show", "cli-1")
-    assert shown["properties"] == {"role": "web"}  # type: ignore[index]
+    assert shown["properties"] == {"role": "web"}
     cli.run("server", "delete", "--wait", "cli-1")
     assert _json(cli, "server", "list") == []
     missing = cli.run("server", "show", "cli-1", check=False)

@@ -30,7 +30,9 @@ def test_server_errors_reach_the_sdk(cloud: LocalCloud, conn: Any, fault: str, s
 
 
 @pytest.mark.parametrize("fault, status", [("rate_429", 429), ("rate_413", 413)])
-def test_rate_limits_carry_retry_after(cloud: LocalCloud, api: Api, fault: str, status: int) -> None:
+def test_rate_limits_carry_retry_after(
+    cloud: LocalCloud, api: Api, fault: str, status: int
+) -> None:
     cloud.set_faults(**{fault: 1.0, "retry_after": 7})
     response = api.request("GET", "/compute/v2.1/servers")
     assert response.status_code == status

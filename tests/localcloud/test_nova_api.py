@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -16,10 +17,11 @@ from .conftest import Api, issue_token
 pytestmark = pytest.mark.integration
 
 
-def _wait_status(api: Api, server_id: str, status: str, version: str = "2.1") -> dict:
+def _wait_status(api: Api, server_id: str, status: str, version: str = "2.1") -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        server = api.request("GET", f"/compute/v2.1/servers/{server_id}", version).json()["server"]
+        response = api.request("GET", f"/compute/v2.1/servers/{server_id}", version)
+        server: dict[str, Any] = response.json()["server"]
         if server["status"] == status:
             return server
         time.sleep(0.05)
@@ -44,7 +46,9 @@ def test_microversion_negotiation_and_gated_fields(api: Api) -> None:
     old = api.request("GET", f"/compute/v2.1/servers/{server['id']}")
     assert old.headers["OpenStack-API-Version"] == "compute 2.1"
     body = old.json()["server"]
-    assert "description" not in body and "tags" not in body and set(body["flavor"]) == {"id", "links"}
+    assert (
+        "description" not in body and "tags" not in body and set(body["flavor"]) == {"id", "links"}
+    )
     new = api.request("GET", f"/compute/v2.1/servers/{server['id']}", "latest")
     assert new.headers["X-OpenStack-Nova-API-Version"] == "2.100"
     body = new.json()["server"]
@@ -126,11 +130,16 @@ def test_actions_in_a_wrong_state_conflict(api: Api) -> None:
     _wait_status(api, server["id"], "ACTIVE")
     groups = f"/compute/v2.1/servers/{server['id']}/os-security-groups"
     assert [g["name"] for g in api.request("GET", groups).json()["security_groups"]] == ["default"]
-    assert api.request("POST", url, json={"removeSecurityGroup": {"name": "default"}}).status_code == 202
+    assert (
+        api.request("POST", url, json={"removeSecurityGroup": {"name": "default"}}).status_code
+        == 202
+    )
     assert api.request("GET", groups).json()["security_groups"] == []
     again = api.request("POST", url, json={"removeSecurityGroup": {"name": "default"}})
     assert again.status_code == 400
-    assert api.request("POST", url, json={"addSecurityGroup": {"name": "default"}}).status_code == 202
+    assert (
+        api.request("POST", url, json={"addSecurityGroup": {"name": "default"}}).status_code == 202
+    )
 
 
 def test_tags_and_metadata_sub_resources_follow_nova_rules(api: Api) -> None:
@@ -181,11 +190,18 @@ def test_generated_keypair_before_2_92_and_public_key_required_after(api: Api) -
     keypair = made.json()["keypair"]
     assert keypair["private_key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert keypair["public_key"].startswith("ssh-rsa ") and keypair["fingerprint"].count(":") == 15
-    refused = api.request("POST", "/compute/v2.1/os-keypairs", "2.92", json={"keypair": {"name": "h"}})
+    refused = api.request(
+        "POST", "/compute/v2.1/os-keypairs", "2.92", json={"keypair": {"name": "h"}}
+    )
     assert refused.status_code == 400
-    duplicate = api.request("POST", "/compute/v2.1/os-keypairs", "2.2", json={"keypair": {"name": "g"}})
+    duplicate = api.request(
+        "POST", "/compute/v2.1/os-keypairs", "2.2", json={"keypair": {"name": "g"}}
+    )
     assert duplicate.status_code == 409
-    names = [k["keypair"]["name"] for k in api.request("GET", "/compute/v2.1/os-keypairs").json()["keypairs"]]
+    names = [
+        k["keypair"]["name"]
+        for k in api.request("GET", "/compute/v2.1/os-keypairs").json()["keypairs"]
+    ]
     assert names == ["default", "g"]
 
 
