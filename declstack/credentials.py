@@ -111,29 +111,55 @@ def load_region(choice: CloudChoice, prompt: Prompter | None) -> Any:
     auth_overrides: dict[str, str] = _missing_domains(known)
     while True:
         try:
-            return config.get_one(
+            region = config.get_one(
                 cloud=choice.name, auth=dict(auth_overrides) if auth_overrides else None
             )
+            missing = _missing_password_options(region.config)
         except ksa_exc.MissingRequiredOptions as exc:
             missing = [opt.dest for opt in exc.options]
-            if prompt is None:
-                raise UserError(
-                    "missing credentials: " + ", ".join(missing),
-                    hint=(
-                        "set OS_CLOUD (with clouds.yaml) or the OS_* variables "
-                        "(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME), "
-                        "or pass --cloud"
-                    ),
-                ) from None
-            for name in missing:
-                label = _PROMPT_LABELS.get(name, name)
-                answer = prompt(label, name in SECRET_OPTIONS)
-                if not answer:
-                    raise UserError(f"no value given for {name}") from None
-                auth_overrides[name] = answer
-            auth_overrides.update(_missing_domains(auth_overrides))
         except sdk_exc.ConfigException as exc:
             raise UserError(f"invalid cloud configuration: {exc}") from None
+        if not missing:
+            return region
+        if prompt is None:
+            raise UserError(
+                "missing credentials: " + ", ".join(missing),
+                hint=(
+                    "set OS_CLOUD (with clouds.yaml) or the OS_* variables "
+                    "(OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME), "
+                    "or pass --cloud"
+                ),
+            )
+        for name in missing:
+            answer = prompt(_PROMPT_LABELS.get(name, name), name in SECRET_OPTIONS)
+            if not answer:
+                raise UserError(f"no value given for {name}")
+            auth_overrides[name] = answer
+        auth_overrides.update(_missing_domains({**region_auth(config, choice), **auth_overrides}))
+
+
+def region_auth(config: Any, choice: CloudChoice) -> dict[str, Any]:
+    """The auth options known so far, before validation (for the domain defaults)."""
+    base = config.get_one(cloud=choice.name, validate=False).config
+    return {**base, **(base.get("auth") or {})}
+
+
+def _missing_password_options(config: Mapping[str, Any]) -> list[str]:
+    """keystoneauth requires only auth_url; a password login needs a user, a password
+    and (for Nova) a project, so ask for those up front rather than fail at Keystone."""
+    if config.get("auth_type") not in (None, "password", "v3password"):
+        return []
+    auth = config.get("auth") or {}
+    missing = []
+    if not auth.get("auth_url"):
+        missing.append("auth_url")
+    if not (auth.get("username") or auth.get("user_id")):
+        missing.append("username")
+    if not auth.get("password"):
+        missing.append("password")
+    if not (auth.get("project_name") or auth.get("project_id")):
+        missing.append("project_name")
+    return missing
 
 
 def connect_region(region: Any) -> Any:
