@@ -265,6 +265,28 @@ def _needs_work(the_plan: Plan) -> bool:
     )
 
 
+def _converge(
+    spec_path: Path,
+    cloud: str | None,
+    debug: bool,
+    make: Callable[[Spec, OpenStackCloud], Plan],
+    question: Callable[[Spec, Plan], str],
+    yes: bool,
+    settings: tuple[int, float],
+) -> int:
+    """Plan, show, confirm and execute: the shared body of apply and destroy."""
+    spec = _load(spec_path)
+    with _open_cloud(spec.cloud, cloud, debug) as port:
+        the_plan = make(spec, port)
+        _render(the_plan, OutputFormat.text)
+        if the_plan.errors:
+            raise UserError("the plan has errors; nothing was changed")
+        if not _needs_work(the_plan):
+            return EXIT_OK
+        _confirm(question(spec, the_plan), yes)
+        return _execute(the_plan, port, *settings)
+
+
 @app.command()
 def apply(
     spec_path: SpecArg,
@@ -275,22 +297,19 @@ def apply(
     debug: DebugOpt = False,
 ) -> None:
     """Converge the cloud to the spec: create, update, replace and delete servers."""
+    from declstack.engine import make_plan
 
-    def work() -> int:
-        from declstack.engine import make_plan
-
-        spec = _load(spec_path)
-        with _open_cloud(spec.cloud, cloud, debug) as port:
-            the_plan = make_plan(spec, port)
-            _render(the_plan, OutputFormat.text)
-            if the_plan.errors:
-                raise UserError("the plan has errors; nothing was changed")
-            if not _needs_work(the_plan):
-                return EXIT_OK
-            _confirm(f"Apply these changes to stack {spec.stack!r}?", yes)
-            return _execute(the_plan, port, parallelism, timeout)
-
-    _guarded(work)
+    _guarded(
+        lambda: _converge(
+            spec_path,
+            cloud,
+            debug,
+            make_plan,
+            lambda spec, _: f"Apply these changes to stack {spec.stack!r}?",
+            yes,
+            (parallelism, timeout),
+        )
+    )
 
 
 @app.command()
@@ -303,23 +322,21 @@ def destroy(
     debug: DebugOpt = False,
 ) -> None:
     """Delete every server the stack owns (servers it does not own are never touched)."""
+    from declstack.engine import make_destroy_plan
 
-    def work() -> int:
-        from declstack.engine import make_destroy_plan
-
-        spec = _load(spec_path)
-        with _open_cloud(spec.cloud, cloud, debug) as port:
-            the_plan = make_destroy_plan(spec, port)
-            _render(the_plan, OutputFormat.text)
-            if the_plan.errors:
-                raise UserError("the plan has errors; nothing was destroyed")
-            if not the_plan.has_changes:
-                return EXIT_OK
-            count = the_plan.count(Action.DELETE)
-            _confirm(f"Destroy {count} server(s) of stack {spec.stack!r}?", yes)
-            return _execute(the_plan, port, parallelism, timeout)
-
-    _guarded(work)
+    _guarded(
+        lambda: _converge(
+            spec_path,
+            cloud,
+            debug,
+            make_destroy_plan,
+            lambda spec, plan: (
+                f"Destroy {plan.count(Action.DELETE)} server(s) of stack {spec.stack!r}?"
+            ),
+            yes,
+            (parallelism, timeout),
+        )
+    )
 
 
 @app.command()
