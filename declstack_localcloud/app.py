@@ -53,7 +53,7 @@ class Application:
             self._inject(service)
         principal = identity.authenticate(self.runtime, request.header("X-Auth-Token"))
         call = Call(request, principal, self.runtime)
-        if service == "identity":
+        if service in ("identity", "placement"):
             return self._route(self.identity, call, service)
         if service == "admin" or service == "":
             return self._route(self.admin, call, service)

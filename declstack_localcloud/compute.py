@@ -22,7 +22,7 @@ from .network import allocate_port, reap, visible_networks
 from .seed import AVAILABILITY_ZONE, ensure_default_security_group
 
 MIN_VERSION = (2, 1)
-MAX_VERSION = (2, 100)
+MAX_VERSION = (2, 104)
 MAX_LIMIT = 1000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 60
@@ -185,7 +185,18 @@ def _version_doc(base: str) -> dict[str, Any]:
 
 
 def versions(call: Call, _: dict[str, str]) -> Response:
-    return Response(200, {"versions": [_version_doc(call.runtime.base_url)]})
+    base = call.runtime.base_url
+    v20 = {
+        "id": "v2.0",
+        "status": "DEPRECATED",
+        "version": "",
+        "min_version": "",
+        "updated": "2025-07-04T12:00:00Z",
+        "links": [{"rel": "self", "href": f"{base}/compute/v2/"}],
+    }
+    v21 = {k: v for k, v in _version_doc(base).items() if k != "media-types"}
+    v21["links"] = [{"rel": "self", "href": f"{base}/compute/v2.1/"}]
+    return Response(200, {"versions": [v20, v21]})
 
 
 def version_v21(call: Call, _: dict[str, str]) -> Response:
@@ -271,6 +282,12 @@ def _check_metadata_quota(metadata: dict[str, str]) -> None:
 
 
 def _validate_tag(tag: Any) -> str:
+    if isinstance(tag, str) and len(tag) > MAX_TAG_LENGTH:
+        raise nova_error(
+            400,
+            f"Tag '{tag}' is invalid. It must be a non empty string without characters '/' and"
+            f" ','. Validation error message: '{tag}' is too long",
+        )
     if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or "/" in tag or "," in tag:
         raise nova_error(
             400,
@@ -412,7 +429,7 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         "os-extended-volumes:volumes_attached": [],
     }
     if state.status in ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"):
-        server["progress"] = 100 if state.status == "ACTIVE" else 0
+        server["progress"] = 0
     groups = json.loads(row["security_groups"])
     if groups and extras.addresses.get(row["id"]) and not state.gone:
         server["security_groups"] = [{"name": extras.group_names.get(g, g)} for g in groups]
@@ -434,9 +451,21 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         server["trusted_image_certificates"] = None
     if nc.at_least(2, 73):
         server["locked_reason"] = None
+    if nc.at_least(2, 90):
+        server["OS-EXT-SRV-ATTR:hostname"] = _hostname(row["name"])
     if nc.at_least(2, 96):
         server["pinned_availability_zone"] = None
+    if nc.at_least(2, 98):
+        server["image"]["properties"] = {}
+    if nc.at_least(2, 100):
+        server["scheduler_hints"] = {}
     return server
+
+
+def _hostname(name: str) -> str:
+    """Nova's sanitized hostname: lower case, [a-z0-9-.] only, at most 63 characters."""
+    cleaned = re.sub(r"[^a-z0-9.-]+", "-", name.lower().replace("_", "-")).strip("-.")
+    return cleaned[:63] or "server"
 
 
 # ---- servers ---------------------------------------------------------------------------------
@@ -619,7 +648,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         image_id = _ref_id(data["imageRef"])
         image = conn.execute("SELECT status FROM images WHERE id = ?", (image_id,)).fetchone()
         if image is None:
-            raise nova_error(400, f"Image {image_id} could not be found.")
+            raise nova_error(400, "Can not find requested image")
         if image["status"] != "active":
             raise nova_error(400, f"Image {image_id} is not active.")
         flavor_id = _ref_id(data.get("flavorRef", ""))
@@ -701,11 +730,10 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         "OS-DCF:diskConfig": "MANUAL",
         "adminPass": new_id().replace("-", "")[:12],
     }
-    if network_ids:
-        body["security_groups"] = [
-            {"name": g["name"] if isinstance(g, dict) else g}
-            for g in (data.get("security_groups") or [{"name": "default"}])
-        ]
+    body["security_groups"] = [
+        {"name": g["name"] if isinstance(g, dict) else g}
+        for g in (data.get("security_groups") or [{"name": "default"}])
+    ]
     return Response(202, {"server": body}, headers={"Location": f"{nc.url}/v2.1/servers/{first}"})
 
 
@@ -739,6 +767,14 @@ def _list_filters(nc: NovaCall, at: float) -> tuple[list[str], list[Any], bool]:
         args.append(at)
     name = req.param("name")
     if name:
+        try:
+            re.compile(name)
+        except re.error as exc:
+            raise nova_error(
+                400,
+                f"Invalid input for query parameters name. Value: {name}."
+                f" '{name}' is not a 'regex'",
+            ) from exc
         clauses.append("s.name REGEXP ?")
         args.append(name)
     statuses = [s.upper() for s in req.query.get("status", []) if s]
@@ -1186,9 +1222,7 @@ def check_tag(nc: NovaCall, params: dict[str, str]) -> Response:
     with nc.call.runtime.store.read() as conn:
         row = _load_server(nc, conn, params["id"])
         if params["tag"] not in _tags_of(conn, row["id"]):
-            raise nova_error(
-                404, f"Tag '{params['tag']}' could not be found on instance {row['id']}."
-            )
+            raise nova_error(404, f"Server {row['id']} has no tag '{params['tag']}'")
     return Response(204)
 
 
@@ -1216,9 +1250,7 @@ def delete_tag(nc: NovaCall, params: dict[str, str]) -> Response:
             "DELETE FROM server_tags WHERE server_id = ? AND tag = ?", (row["id"], params["tag"])
         ).rowcount
         if not gone:
-            raise nova_error(
-                404, f"Tag '{params['tag']}' could not be found on instance {row['id']}."
-            )
+            raise nova_error(404, f"Server {row['id']} has no tag '{params['tag']}'")
         _touch(conn, row["id"])
     return Response(204)
 
@@ -1409,7 +1441,6 @@ def limits(nc: NovaCall, _: dict[str, str]) -> Response:
         "maxTotalCores": faults.quota_cores,
         "maxTotalRAMSize": faults.quota_ram,
         "maxTotalKeypairs": 100,
-        "maxImageMeta": 128,
         "maxServerGroups": 10,
         "maxServerGroupMembers": 10,
         "totalInstancesUsed": int(used[0]),
@@ -1427,6 +1458,8 @@ def limits(nc: NovaCall, _: dict[str, str]) -> Response:
                 "totalFloatingIpsUsed": 0,
             }
         )
+    if not nc.at_least(2, 39):
+        absolute["maxImageMeta"] = 128
     if not nc.at_least(2, 57):
         absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
     return Response(200, {"limits": {"rate": [], "absolute": absolute}})

@@ -19,6 +19,7 @@ SERVICES = (
     ("compute", "nova", "/compute/v2.1"),
     ("image", "glance", "/image"),
     ("network", "neutron", "/network"),
+    ("placement", "placement", "/placement"),
 )
 VERSION_UPDATED = "2024-04-01T00:00:00Z"
 
@@ -297,6 +298,18 @@ def get_catalog(call: Call, _: dict[str, str]) -> Response:
     return Response(200, {"catalog": catalog(call.runtime.base_url)})
 
 
+def placement_root(call: Call, _: dict[str, str]) -> Response:
+    """Placement is only advertised (as real clouds do); its root document satisfies discovery."""
+    version = {
+        "id": "v1.0",
+        "max_version": "1.39",
+        "min_version": "1.0",
+        "status": "CURRENT",
+        "links": [{"rel": "self", "href": ""}],
+    }
+    return Response(200, {"versions": [version]})
+
+
 def routes() -> Router[Call]:
     router: Router[Call] = Router()
     router.add("GET", "/identity/?", versions)
@@ -307,4 +320,5 @@ def routes() -> Router[Call]:
     router.add("DELETE", "/identity/v3/auth/tokens", revoke_token)
     router.add("GET", "/identity/v3/auth/catalog", get_catalog)
     router.add("GET", "/identity/v3/projects", list_projects)
+    router.add("GET", "/placement/?", placement_root)
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,8 +19,8 @@ FILTERS = ("name", "status", "visibility", "owner", "disk_format", "container_fo
 
 def glance_error(status: int, title: str, message: str) -> ApiError:
     """Glance answers errors as plain text, as webob does."""
-    text = f"{status} {title}\n\n{message}\n\n    "
-    return ApiError(Response(status, text.encode(), content_type="text/plain; charset=UTF-8"))
+    body = {"code": f"{status} {title}", "title": title, "message": f"{message}<br /><br />\n\n\n"}
+    return ApiError(Response(status, body))
 
 
 def image_view(row: sqlite3.Row) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def image_view(row: sqlite3.Row) -> dict[str, Any]:
         "disk_format": row["disk_format"],
         "container_format": row["container_format"],
         "size": row["size"],
-        "virtual_size": None,
+        "virtual_size": row["size"] if row["disk_format"] == "raw" else None,
         "min_disk": row["min_disk"],
         "min_ram": row["min_ram"],
         "checksum": row["checksum"],
@@ -43,7 +44,7 @@ def image_view(row: sqlite3.Row) -> dict[str, Any]:
         "tags": [],
         "created_at": iso_seconds(row["created_at"]),
         "updated_at": iso_seconds(row["updated_at"]),
-        "stores": "file",
+        "stores": "fs",
         "self": f"/v2/images/{row['id']}",
         "file": f"/v2/images/{row['id']}/file",
         "schema": "/v2/schemas/image",
@@ -127,7 +128,7 @@ def list_images(call: Call, _: dict[str, str]) -> Response:
         ).fetchall()
     body: dict[str, Any] = {
         "images": [image_view(r) for r in rows],
-        "first": "/v2/images",
+        "first": "/v2/images" + (f"?{urlencode(list(_flat(req.query)))}" if req.query else ""),
         "schema": "/v2/schemas/images",
     }
     if rows and len(rows) == limit:
@@ -135,6 +136,10 @@ def list_images(call: Call, _: dict[str, str]) -> Response:
         query += [("marker", rows[-1]["id"]), ("limit", str(limit))]
         body["next"] = f"/v2/images?{urlencode(query)}"
     return Response(200, body)
+
+
+def _flat(query: Mapping[str, list[str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, values in query.items() for v in values]
 
 
 def show_image(call: Call, params: dict[str, str]) -> Response:

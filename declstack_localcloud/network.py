@@ -178,13 +178,11 @@ def network_view(row: sqlite3.Row, subnet_ids: list[str]) -> dict[str, Any]:
         "port_security_enabled": True,
         "subnets": subnet_ids,
         "availability_zone_hints": [],
-        "availability_zones": ["nova"],
+        "availability_zones": [],
         "ipv4_address_scope": None,
         "ipv6_address_scope": None,
-        "is_default": False,
-        "provider:network_type": "vxlan",
-        "provider:physical_network": None,
-        "provider:segmentation_id": 1,
+        "qinq": False,
+        "vlan_transparent": False,
         **_stamps(row["created_at"]),
     }
 
@@ -213,6 +211,7 @@ def subnet_view(row: sqlite3.Row) -> dict[str, Any]:
         "ipv6_ra_mode": None,
         "subnetpool_id": None,
         "service_types": [],
+        "router:external": False,
         **_stamps(row["created_at"]),
     }
 
@@ -235,11 +234,6 @@ def port_view(row: sqlite3.Row) -> dict[str, Any]:
         "allowed_address_pairs": [],
         "extra_dhcp_opts": [],
         "binding:vnic_type": "normal",
-        "binding:vif_type": "ovs",
-        "binding:host_id": "localcloud-compute",
-        "binding:profile": {},
-        "binding:vif_details": {},
-        "dns_name": "",
         **_stamps(row["created_at"]),
     }
 
@@ -259,8 +253,11 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
         "normalized_cidr": None,
         "tenant_id": row["project_id"],
         "project_id": row["project_id"],
-        "belongs_to_default_sg": True,
+        "belongs_to_default_sg": None,
+        "standard_attr_id": abs(hash(row["id"])) % 100000,
         **_stamps(row["created_at"]),
+        "description": None,
+        "revision_number": 0,
     }
 
 

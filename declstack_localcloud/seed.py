@@ -31,11 +31,11 @@ FLAVORS = (
     ("6", "small", 1, 2048, 10),
 )
 
-IMAGES = (
-    ("cirros", 21430272, "cirros"),
-    ("Ubuntu-14.04", 264241152, "ubuntu"),
-    ("ubuntu-22.04", 666632192, "ubuntu"),
-    ("debian-12", 348127232, "debian"),
+IMAGES: tuple[tuple[str, int, str, dict[str, str]], ...] = (
+    ("cirros", 1048576, "raw", {}),
+    ("Ubuntu-14.04", 264241152, "qcow2", {"os_distro": "ubuntu"}),
+    ("ubuntu-22.04", 666632192, "qcow2", {"os_distro": "ubuntu"}),
+    ("debian-12", 348127232, "qcow2", {"os_distro": "debian"}),
 )
 
 
@@ -82,21 +82,22 @@ def seed(conn: sqlite3.Connection) -> None:
             " description) VALUES (?, ?, ?, ?, ?, 0, 0, 1, NULL)",
             (flavor_id, name, vcpus, ram, disk),
         )
-    for name, size, distro in IMAGES:
+    for name, size, disk_format, properties in IMAGES:
         digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
         conn.execute(
             "INSERT INTO images (id, name, status, visibility, owner, disk_format,"
             " container_format, size, min_disk, min_ram, checksum, os_hash_value, properties,"
-            " created_at, updated_at) VALUES (?, ?, 'active', 'public', ?, 'qcow2', 'bare',"
+            " created_at, updated_at) VALUES (?, ?, 'active', 'public', ?, ?, 'bare',"
             " ?, 0, 0, ?, ?, ?, ?, ?)",
             (
                 new_id(),
                 name,
                 admin_project,
+                disk_format,
                 size,
                 digest,
                 hashlib.sha512(name.encode()).hexdigest(),
-                json.dumps({"os_distro": distro, "hw_rng_model": "virtio"}),
+                json.dumps(properties),
                 t,
                 t,
             ),

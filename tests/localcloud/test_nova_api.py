@@ -50,7 +50,7 @@ def test_microversion_negotiation_and_gated_fields(api: Api) -> None:
         "description" not in body and "tags" not in body and set(body["flavor"]) == {"id", "links"}
     )
     new = api.request("GET", f"/compute/v2.1/servers/{server['id']}", "latest")
-    assert new.headers["X-OpenStack-Nova-API-Version"] == "2.100"
+    assert new.headers["X-OpenStack-Nova-API-Version"] == "2.104"
     body = new.json()["server"]
     assert body["description"] is None and body["tags"] == []
     assert body["flavor"]["original_name"] == "m1.nano"
