@@ -866,7 +866,10 @@ def show_server(nc: NovaCall, params: dict[str, str]) -> Response:
     with nc.call.runtime.store.read() as conn:
         row = _load_server(nc, conn, params["id"])
         extras = _load_extras(conn, [row])
-        return Response(200, {"server": server_view(nc, row, extras, now())})
+        server = server_view(nc, row, extras, now())
+    if nc.at_least(2, 71):
+        server["server_groups"] = []
+    return Response(200, {"server": server})
 
 
 def update_server(nc: NovaCall, params: dict[str, str]) -> Response:

@@ -263,6 +263,7 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
 
 def security_group_view(row: sqlite3.Row, rules: list[sqlite3.Row]) -> dict[str, Any]:
     return {
+        **_stamps(row["created_at"]),
         "id": row["id"],
         "name": row["name"],
         "description": row["description"],
@@ -271,7 +272,6 @@ def security_group_view(row: sqlite3.Row, rules: list[sqlite3.Row]) -> dict[str,
         "stateful": True,
         "shared": False,
         "security_group_rules": [rule_view(r) for r in rules],
-        **_stamps(row["created_at"]),
     }
 
 
