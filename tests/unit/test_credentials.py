@@ -56,7 +56,9 @@ def test_missing_values_are_prompted_for_password_hidden(no_config: None) -> Non
     assert len(secret_prompts) == 1 and secret_prompts[0].startswith("Password")
 
 
-def test_legacy_tenant_name_and_no_terminal(no_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_legacy_tenant_name_and_no_terminal(
+    no_config: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:5000/v3")
     monkeypatch.setenv("OS_USERNAME", "bob")
     monkeypatch.setenv("OS_PASSWORD", "pw")
