@@ -75,7 +75,10 @@ def localcloud() -> Iterator[RawCloud]:
     """declstack's own local cloud, started for the session, as a raw session."""
     from declstack_localcloud import LocalCloud
 
-    with LocalCloud() as cloud:
+    # Nova's default quotas, as realstack has them; the local cloud's own defaults are
+    # far higher so that 10,000-server benchmarks fit.
+    nova_defaults = {"quota_instances": 10, "quota_cores": 20, "quota_ram": 51200}
+    with LocalCloud(faults=nova_defaults) as cloud:
         raw = RawCloud(Credentials.from_cloud_entry(_first_cloud_entry(cloud.cloud_config())))
         raw.authenticate()
         yield raw
