@@ -73,7 +73,9 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as home,
-        LocalCloud(state_path=Path(home) / "s.sqlite", boot_seconds=1.0, delete_seconds=0.5) as local,
+        LocalCloud(
+            state_path=Path(home) / "s.sqlite", boot_seconds=1.0, delete_seconds=0.5
+        ) as local,
     ):
         cloud = OpenStackCloud(credentials.connect_with_config(local.cloud_config()))
         desired = spec(args.servers)
