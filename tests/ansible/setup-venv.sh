@@ -28,7 +28,7 @@ if [ ! -x "$venv/bin/python" ] \
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "ansible==14.5.0" "openstacksdk==4.14.0"
-"$venv/bin/ansible" --version | head -n 1
+"$venv/bin/ansible" --version | sed -n 1p  # sed reads it all: no SIGPIPE under pipefail
 "$venv/bin/ansible-galaxy" collection list openstack.cloud 2>/dev/null | grep openstack.cloud || true
 "$venv/bin/python" -c 'import openstack.version; print("openstacksdk", openstack.version.__version__)'
 echo "ansible venv ready: $venv"
