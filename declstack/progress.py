@@ -43,14 +43,17 @@ class ApplyDisplay:
         self._done = 0
         self._bar: Progress | None = None
         self._task: TaskID | None = None
-        if err.is_terminal:
+        # The bar shares the outcomes' console when that is a terminal, so rich
+        # prints each outcome above the bar instead of on top of it.
+        bar_console = out if out.is_terminal else err if err.is_terminal else None
+        if bar_console is not None:
             self._bar = Progress(
                 TextColumn("[bold]applying"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("{task.description}"),
-                console=err,
+                console=bar_console,
                 transient=True,
             )
 
