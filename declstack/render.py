@@ -67,7 +67,7 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     lines: list[str] = []
-    shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP]
+    shown = [c for c in plan.changes if show_noop or c.action is not Action.NOOP or _noteworthy(c)]
     if plan.has_changes:
         lines += [f'declstack will perform these actions on stack "{plan.stack}":', ""]
     elif shown:
@@ -98,6 +98,14 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
     if plan.errors and plan.has_changes:
         lines.append(f"Apply is blocked by {len(plan.errors)} error(s).")
     return "\n".join(lines) + "\n"
+
+
+def _noteworthy(change: Change) -> bool:
+    """A no-op a person should still see: a server being built, or in an odd state."""
+    before = change.before
+    return before is not None and (
+        before.is_in_progress or before.status not in ("ACTIVE", "SHUTOFF")
+    )
 
 
 def _diagnostic_text(diagnostic: Diagnostic) -> str:

@@ -190,3 +190,16 @@ def test_no_changes_with_an_error_does_not_claim_the_stack_matches() -> None:
     assert text.endswith("No changes planned, but there are errors to fix.\n")
     assert "x web-1: prevent_destroy is set; refusing to replace it" in text
     assert "**No changes planned, but there are errors to fix.**" in render_markdown(p)
+
+
+def test_text_shows_servers_being_built_even_without_show_noop() -> None:
+    building = desired("web-1")
+    settled = desired("web-2")
+    the_plan = plan(
+        Spec(stack="demo", servers=(building, settled)),
+        [server(building, "id-1", status="BUILD"), server(settled, "id-2")],
+    )
+    text = render_text(the_plan)
+    assert "web-1 (id id-1): being built (BUILD)" in text
+    assert "web-2" not in text
+    assert "No changes" in text
