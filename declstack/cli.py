@@ -26,7 +26,7 @@ from declstack.spec import SpecError, load_spec
 
 if TYPE_CHECKING:
     from declstack.cloud import OpenStackCloud
-    from declstack.model import Plan, Spec
+    from declstack.model import ObservedServer, Plan, Spec
 
 T = TypeVar("T")
 
@@ -343,6 +343,9 @@ def destroy(
 def status(
     spec_path: SpecArg,
     cloud: CloudOpt = None,
+    all_servers: Annotated[
+        bool, typer.Option("--all", help="Also list the project's servers this stack does not own.")
+    ] = False,
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="text or json.")
     ] = OutputFormat.text,
@@ -351,41 +354,61 @@ def status(
     """Show the stack's servers: name, id, status, addresses, and drift from the spec."""
 
     def work() -> int:
-        from rich.table import Table
-
         from declstack.engine import make_plan
+        from declstack.ownership import owner_of
 
         spec = _load(spec_path)
         with _open_cloud(spec.cloud, cloud, debug) as port:
             the_plan = make_plan(spec, port)
-        rows: list[dict[str, Any]] = []
-        for change in the_plan.changes:
-            server = change.before
-            rows.append(
-                {
-                    "name": change.address,
-                    "id": server.id if server else None,
-                    "status": server.status if server else "absent",
-                    "addresses": [f"{net}={ip}" for net, ip in server.addresses] if server else [],
-                    "drift": change.action.value,
-                    "reason": change.reason,
-                }
-            )
+            others = port.list_all_servers() if all_servers else []
+        rows = [
+            _status_row(c.address, c.before, c.action.value, c.reason) for c in the_plan.changes
+        ]
+        mine = {row["id"] for row in rows if row["id"]}
+        for server in sorted(others, key=lambda s: (s.name, s.id)):
+            if server.id not in mine and not server.is_gone:
+                owner = owner_of(server)
+                note = f"owned by stack {owner!r}" if owner else "not managed by declstack"
+                rows.append(_status_row(server.name, server, "unmanaged", note))
         if output is OutputFormat.json:
             sys.stdout.write(json.dumps({"stack": spec.stack, "servers": rows}, indent=2) + "\n")
             return EXIT_OK
-        table = Table(title=f"stack {spec.stack}", title_justify="left")
-        for column in ("name", "id", "status", "addresses", "drift"):
-            table.add_column(column)
-        for row in rows:
-            drift = "in sync" if row["drift"] == "no-op" else f"{row['drift']}: {row['reason']}"
-            table.add_row(
-                row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift
-            )
-        out.print(table)
+        _status_table(spec.stack, rows)
         return EXIT_OK
 
     _guarded(work)
+
+
+def _status_row(
+    name: str, server: ObservedServer | None, drift: str, reason: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": server.id if server else None,
+        "status": server.status if server else "absent",
+        "addresses": [f"{net}={ip}" for net, ip in server.addresses] if server else [],
+        "drift": drift,
+        "reason": reason,
+    }
+
+
+def _status_table(stack: str, rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"stack {stack}", title_justify="left")
+    for column in ("name", "id", "status", "addresses", "drift"):
+        table.add_column(column)
+    for row in rows:
+        if row["drift"] == "no-op":
+            drift = "in sync"
+        elif row["drift"] == "unmanaged":
+            drift = row["reason"]
+        else:
+            drift = f"{row['drift']}: {row['reason']}"
+        table.add_row(
+            row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift
+        )
+    out.print(table)
 
 
 @local_cloud_app.command("serve")

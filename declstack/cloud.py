@@ -180,6 +180,9 @@ class OpenStackCloud:
         # A cloud that ignores the tags filter must never make declstack adopt a server.
         return [server for server in observed if owner_of(server) == stack]
 
+    def list_all_servers(self) -> list[ObservedServer]:
+        return [to_observed(server) for server in self._list_servers(True, {})]
+
     def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
         if not names:
             return []

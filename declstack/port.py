@@ -23,6 +23,10 @@ class CloudPort(Protocol):
         """(id, name) of servers named in `names` that `stack` does not own."""
         ...
 
+    def list_all_servers(self) -> list[ObservedServer]:
+        """Every server the credentials can see, managed or not (for `status --all`)."""
+        ...
+
     def fetch_catalog(self) -> Catalog:
         """Images, flavors, networks, key pairs and security groups."""
         ...

@@ -58,6 +58,10 @@ class FakeCloud:
         self._tick()
         return [s for s in self.servers.values() if stack_tag(stack) in s.tags]
 
+    def list_all_servers(self) -> list[ObservedServer]:
+        self.calls.append("list-all")
+        return list(self.servers.values())
+
     def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
         self.calls.append("list-unmanaged")
         return [

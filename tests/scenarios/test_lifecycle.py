@@ -111,6 +111,11 @@ def test_unmanaged_servers_are_never_touched(stack: Stack) -> None:
         assert list(managed) == [f"{stack.name}-app"]
         assert managed[f"{stack.name}-app"].id != strangers[0].id
 
+        listed = json.loads(stack.ok("status", "--all", "--output", "json").stdout)["servers"]
+        drift = {row["id"]: row["drift"] for row in listed}
+        assert drift[managed[f"{stack.name}-app"].id] == "no-op"
+        assert all(drift[server.id] == "unmanaged" for server in strangers)
+
         stack.ok("destroy", "--yes")
         for server in strangers:
             still = conn.compute.get_server(server.id)
