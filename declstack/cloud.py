@@ -22,6 +22,7 @@ from declstack.model import (
     NETWORKS_NONE,
     Catalog,
     CreateRequest,
+    Limits,
     NamedResource,
     ObservedServer,
     ServerPatch,
@@ -214,6 +215,16 @@ class OpenStackCloud:
                 for k in self._retrying("list key pairs", lambda: list(compute.keypairs()))
             ),
             security_groups=_named(optional("list security groups", network.security_groups)),
+            limits=self._retrying("read limits", self._limits),
+        )
+
+    def _limits(self) -> Limits:
+        body = self._get_json("/limits", {})
+        absolute = (body.get("limits") or {}).get("absolute") or {}
+        maximum = absolute.get("maxTotalInstances")
+        return Limits(
+            max_instances=int(maximum) if isinstance(maximum, int) and maximum >= 0 else None,
+            used_instances=int(absolute.get("totalInstancesUsed") or 0),
         )
 
     def create_server(self, request: CreateRequest) -> str:

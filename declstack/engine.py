@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from declstack import planner, resolve
+from declstack.capacity import check_capacity
 from declstack.model import Action, Change, Diagnostic, Plan, Spec
 from declstack.port import CloudPort
 
@@ -19,7 +20,8 @@ def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
     conflicts = cloud.list_unmanaged(spec.stack, {server.name for server in spec.servers})
     plan = planner.plan(spec, observed, conflicts)
     if resolve.needs_catalog(plan):
-        plan = resolve.resolve(plan, cloud.fetch_catalog())
+        catalog = cloud.fetch_catalog()
+        plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
     return plan
 
 

@@ -120,6 +120,14 @@ class NamedResource:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The project's instance quota and use, from Nova's /limits (None: unlimited/unknown)."""
+
+    max_instances: int | None = None
+    used_instances: int = 0
+
+
+@dataclass(frozen=True)
 class Catalog:
     """What the cloud offers to build servers from; used to check and resolve references."""
 
@@ -128,6 +136,7 @@ class Catalog:
     networks: tuple[NamedResource, ...] = ()
     keypairs: tuple[NamedResource, ...] = ()
     security_groups: tuple[NamedResource, ...] = ()
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,20 @@ def test_debug_logs_requests_but_never_secrets(stack: Stack) -> None:
     for line in logged.splitlines():
         if "X-Auth-Token:" in line:
             assert "X-Auth-Token: {SHA256}" in line, line
+
+
+def test_plan_refuses_what_the_instance_quota_cannot_hold(stack: Stack) -> None:
+    target = stack.target
+    if target.local is not None:
+        target.local.set_faults(quota_instances=10)
+    try:
+        absolute = target.connection().compute.get_limits().absolute
+        free = absolute.instances - absolute.instances_used
+        stack.write([{"name": "wide", "count": free + 1, "networks": "none"}])
+        result = stack.run("plan")
+        assert result.exit_code == 1, result.stdout + result.stderr
+        assert f"needs {absolute.instances + 1} instances" in result.stdout
+        assert stack.servers() == {}
+    finally:
+        if target.local is not None:
+            target.local.set_faults(quota_instances=20_000)
