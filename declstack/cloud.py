@@ -15,6 +15,7 @@ import functools
 import logging
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from declstack.errors import UserError, classify
 from declstack.model import (
@@ -257,43 +258,43 @@ class OpenStackCloud:
         return str(server.id)
 
     def update_server(self, server_id: str, patch: ServerPatch) -> None:
-        compute = self._conn.compute
-        if patch.set_metadata:
-            metadata = dict(patch.set_metadata)
-            self._retrying(
-                "set metadata", lambda: compute.set_server_metadata(server_id, **metadata)
-            )
-        if patch.delete_metadata:
-            keys = list(patch.delete_metadata)
-            self._retrying("delete metadata", lambda: self._delete_metadata(server_id, keys))
-        for tag in patch.add_tags:
-            self._retrying(
-                f"add tag {tag}", functools.partial(compute.add_tag_to_server, server_id, tag)
-            )
+        """Removals first, then metadata (with the bookkeeping lists), then additions.
+
+        If a removal fails, the bookkeeping still lists the key or tag, so the
+        next plan removes it again; nothing is ever left behind unmanaged.
+        """
+        for key in patch.delete_metadata:
+            path = f"/servers/{server_id}/metadata/{quote(key, safe='')}"
+            self._retrying(f"delete metadata {key}", functools.partial(self._send, "delete", path))
         for tag in patch.remove_tags:
-            self._retrying(f"remove tag {tag}", functools.partial(self._remove_tag, server_id, tag))
+            path = f"/servers/{server_id}/tags/{quote(tag, safe='')}"
+            self._retrying(f"remove tag {tag}", functools.partial(self._send, "delete", path))
+        if patch.set_metadata:
+            body: dict[str, Any] = {"metadata": dict(patch.set_metadata)}
+            path = f"/servers/{server_id}/metadata"
+            self._retrying("set metadata", functools.partial(self._send, "post", path, body))
+        for tag in patch.add_tags:
+            path = f"/servers/{server_id}/tags/{quote(tag, safe='')}"
+            self._retrying(f"add tag {tag}", functools.partial(self._send, "put", path))
         if patch.change_description:
-            description = patch.description
-            self._retrying(
-                "set description", lambda: compute.update_server(server_id, description=description)
-            )
+            body = {"server": {"description": patch.description}}
+            path = f"/servers/{server_id}"
+            self._retrying("set description", functools.partial(self._send, "put", path, body))
 
-    def _delete_metadata(self, server_id: str, keys: list[str]) -> None:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        """One compute request; a 404 on a DELETE means the goal is already reached.
+
+        Tags and metadata keys are percent-encoded into the path here: openstacksdk
+        joins them in raw, so a tag like `team#ops` would address the tag `team`.
+        """
         from openstack import exceptions
 
-        for key in keys:
-            try:
-                self._conn.compute.delete_server_metadata(server_id, [key])
-            except exceptions.NotFoundException:
-                continue  # already gone: the goal is reached
-
-    def _remove_tag(self, server_id: str, tag: str) -> None:
-        from openstack import exceptions
-
-        try:
-            self._conn.compute.remove_tag_from_server(server_id, tag)
-        except exceptions.NotFoundException:
+        response = getattr(self._conn.compute, method)(
+            path, json=body, microversion=self._microversion(), raise_exc=False
+        )
+        if method == "delete" and response.status_code == 404:
             return
+        exceptions.raise_from_response(response)
 
     def delete_server(self, server_id: str) -> None:
         self._retrying(

@@ -19,6 +19,8 @@ EXIT_CHANGES = 2
 RETRYABLE_STATUSES = frozenset({408, 413, 429, 500, 502, 503, 504})
 #: Statuses that mean "not processed at all": safe to retry even a create.
 NOT_PROCESSED_STATUSES = frozenset({413, 429, 503})
+#: Never wait longer than this for one Retry-After, whatever the cloud says.
+MAX_RETRY_AFTER = 60.0
 
 
 class UserError(Exception):
@@ -43,6 +45,7 @@ class Classified:
 
 
 def _retry_after(headers: object, body: object) -> float | None:
+    """Seconds to wait from a Retry-After header or Nova's overLimit retryAfter, capped."""
     value: object = None
     get = getattr(headers, "get", None)
     if callable(get):
@@ -54,10 +57,40 @@ def _retry_after(headers: object, body: object) -> float | None:
     if value is None:
         return None
     try:
-        return max(0.0, float(str(value)))
+        seconds = float(str(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(str(value))
-        return max(0.0, parsed.timestamp() - time.time())
+        try:
+            seconds = email.utils.parsedate_to_datetime(str(value)).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True only when the TCP connection was never made (so the request was never seen).
+
+    keystoneauth raises ConnectFailure for refused connections *and* for ones
+    reset after the request was sent; only the first proves nothing happened.
+    """
+    for link in _causes(exc):
+        if isinstance(link, ConnectionRefusedError) or type(link).__name__ in (
+            "NewConnectionError",
+            "NameResolutionError",
+        ):
+            return True
+        text = str(link)
+        if "NewConnectionError" in text or "Connection refused" in text:
+            return True
+    return False
 
 
 def _nova_message(body: object) -> str | None:
@@ -86,22 +119,25 @@ def classify(exc: BaseException) -> Classified:
             body = None
     message = _nova_message(body) or str(getattr(exc, "details", None) or exc) or type(exc).__name__
     if isinstance(status, int):
-        headers = getattr(response, "headers", None)
+        retry_after = _retry_after(getattr(response, "headers", None), body)
+        # A 413 without retryAfter is a size or (old Nova) quota limit, not a rate limit.
+        rate_limited = status != 413 or retry_after is not None
         return Classified(
-            retryable=status in RETRYABLE_STATUSES,
-            not_processed=status in NOT_PROCESSED_STATUSES,
+            retryable=status in RETRYABLE_STATUSES and rate_limited,
+            not_processed=status in NOT_PROCESSED_STATUSES and rate_limited,
             status=status,
-            retry_after=_retry_after(headers, body),
+            retry_after=retry_after,
             message=message,
         )
-    name = type(exc).__name__
-    refused = "ConnectFailure" in name or "ConnectionRefused" in name
-    transient = refused or any(
-        word in name for word in ("ConnectionError", "ConnectTimeout", "RetriableConnection")
+    never_connected = _never_connected(exc)
+    names = " ".join(type(link).__name__ for link in _causes(exc))
+    transient = never_connected or any(
+        word in names
+        for word in ("ConnectFailure", "ConnectionError", "ConnectTimeout", "RemoteDisconnected")
     )
     return Classified(
         retryable=transient,
-        not_processed=refused,
+        not_processed=never_connected,
         status=None,
         retry_after=None,
         message=message,

@@ -217,7 +217,9 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         sorted(
             key
             for key in ownership.managed_metadata_keys(current)
-            if key not in desired.metadata and key in current
+            if key not in desired.metadata
+            and key in current
+            and not key.startswith(ownership.PREFIX)  # never the ownership marker itself
         )
     )
     details.extend(f"metadata {key}: removed" for key in delete_metadata)
@@ -227,7 +229,9 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         sorted(
             tag
             for tag in set(ownership.managed_tags(current))
-            if tag not in desired.tags and tag in server.tags
+            if tag not in desired.tags
+            and tag in server.tags
+            and not tag.startswith(ownership.PREFIX)  # never the ownership tag itself
         )
     )
     details.extend(f"tag +{tag}" for tag in add_tags)

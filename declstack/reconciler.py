@@ -12,13 +12,16 @@ for the whole stack.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from declstack.errors import UserError
-from declstack.model import Action, Change, ObservedServer, Plan
+from declstack.model import GONE_STATUSES, Action, Change, ObservedServer, Plan
 from declstack.port import CloudPort
 from declstack.waiting import SYSTEM_CLOCK, Clock, Outcome, State, wait_all
+
+#: A change and its position in the plan (the key that tells duplicates apart).
+Keyed = tuple[int, Change]
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def judge_active(server: ObservedServer | None) -> tuple[State, str]:
 
 def judge_gone(server: ObservedServer | None) -> tuple[State, str]:
     """A deleted server is done when it is no longer listed (or listed as DELETED)."""
-    if server is None or server.status in ("DELETED", "SOFT_DELETED"):
+    if server is None or server.status in GONE_STATUSES:
         return State.DONE, "gone"
     if server.is_error and server.task_state is None:
         return State.FAILED, f"delete failed, server in ERROR: {server.fault or 'no fault message'}"
@@ -104,88 +107,110 @@ class Reconciler:
     def apply(self, plan: Plan) -> ApplyReport:
         if plan.errors:
             raise UserError("the plan has errors; nothing was changed")
-        results: list[Result] = []
-        changes = [c for c in plan.changes if c.action is not Action.NOOP]
-        updates = [c for c in changes if c.action is Action.UPDATE]
-        replaces = [c for c in changes if c.action is Action.REPLACE]
-        create_first = [c for c in replaces if c.after and c.after.lifecycle.create_before_destroy]
-        destroy_first = [c for c in replaces if c not in create_first]
-        deletes = [c for c in changes if c.action is Action.DELETE]
-
-        results += self._run_updates(updates)
-
-        deleted = self._delete_and_wait(plan.stack, [*deletes, *destroy_first])
-        for change in deletes:
-            results.append(deleted[change.address])
-        blocked = {c.address for c in destroy_first if not deleted[c.address].ok}
-        for change in destroy_first:
-            if change.address in blocked:
-                outcome = deleted[change.address]
-                results.append(
-                    Result(change.address, change.action, False, f"not replaced: {outcome.message}")
-                )
-
-        to_create = [c for c in changes if c.action is Action.CREATE]
-        to_create += [c for c in replaces if c.address not in blocked]
+        # Changes are keyed by their position in the plan: duplicates of one name
+        # share an address, and each must be tracked (and reported) on its own.
+        items = list(enumerate(plan.changes))
+        updates = [(k, c) for k, c in items if c.action is Action.UPDATE]
+        deletes = [(k, c) for k, c in items if c.action is Action.DELETE]
+        replaces = [(k, c) for k, c in items if c.action is Action.REPLACE]
+        create_first = {
+            k for k, c in replaces if c.after and c.after.lifecycle.create_before_destroy
+        }
+        destroy_first = [(k, c) for k, c in replaces if k not in create_first]
         in_build = [
-            c
-            for c in plan.changes
+            (k, c)
+            for k, c in items
             if c.action is Action.NOOP and c.before is not None and c.before.is_in_progress
         ]
+        results: dict[int, Result] = {}
+
+        results.update(self._run_updates(updates))
+
+        deleted = self._delete_and_wait(plan.stack, [*deletes, *destroy_first])
+        results.update({k: deleted[k] for k, _ in deletes})
+        blocked = {k for k, _ in destroy_first if not deleted[k].ok}
+        for k, change in destroy_first:
+            if k in blocked:
+                message = f"not replaced: {deleted[k].message}"
+                results[k] = Result(change.address, change.action, False, message)
+
+        to_create = [(k, c) for k, c in items if c.action is Action.CREATE]
+        to_create += [(k, c) for k, c in replaces if k not in blocked]
         created = self._create_and_wait(plan.stack, to_create, in_build)
-        for change in [*to_create, *in_build]:
-            if change.action is Action.REPLACE and change in create_first:
-                continue
-            results.append(created[change.address])
+        results.update({k: r for k, r in created.items() if k not in create_first})
 
-        succeeded = [c for c in create_first if created[c.address].ok]
-        for change in create_first:
-            if change not in succeeded:
-                outcome = created[change.address]
-                results.append(
-                    Result(
-                        change.address, change.action, False, f"{outcome.message}; old server kept"
-                    )
-                )
+        succeeded = [(k, c) for k, c in replaces if k in create_first and created[k].ok]
+        for k, change in replaces:
+            if k in create_first and not created[k].ok:
+                message = f"{created[k].message}; old server kept"
+                results[k] = Result(change.address, change.action, False, message)
         old_gone = self._delete_and_wait(plan.stack, succeeded, old_half=True)
-        for change in succeeded:
-            new = created[change.address]
-            old = old_gone[change.address]
+        for k, change in succeeded:
+            old = old_gone[k]
             message = "has been replaced" if old.ok else f"new server is up, but {old.message}"
-            results.append(Result(change.address, change.action, old.ok, message, new.server_id))
-        return ApplyReport(tuple(sorted(results, key=lambda r: r.address)))
+            results[k] = Result(
+                change.address, change.action, old.ok, message, created[k].server_id
+            )
+            self._emit(Event(change.address, f"{change.address} {message}", final=True, ok=old.ok))
+        return ApplyReport(tuple(results[k] for k in sorted(results)))
 
-    def _parallel(self, items: list[Change], work: Callable[[Change], Result]) -> dict[str, Result]:
+    def _parallel(
+        self, items: list[Keyed], work: Callable[[Change], Result], doing: str
+    ) -> dict[int, Result]:
+        """Run `work` on each change with bounded parallelism.
+
+        Events are emitted here, on the calling thread, as results come in: a
+        display never runs on a worker thread, and a display failure can never
+        turn a successful request into a failed change.
+        """
         if not items:
             return {}
+        results: dict[int, Result] = {}
         workers = max(1, min(self._settings.parallelism, len(items)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return {result.address: result for result in pool.map(lambda c: _guard(c, work), items)}
+            futures = {pool.submit(_guard, change, work): key for key, change in items}
+            for future in as_completed(futures):
+                result = future.result()
+                results[futures[future]] = result
+                if result.ok and doing:
+                    self._emit(
+                        Event(result.address, f"{result.address}: {doing} {result.server_id}")
+                    )
+        return results
 
-    def _run_updates(self, updates: list[Change]) -> list[Result]:
+    def _run_updates(self, updates: list[Keyed]) -> dict[int, Result]:
         def update(change: Change) -> Result:
             assert change.before is not None and change.patch is not None
             self._cloud.update_server(change.before.id, change.patch)
-            message = "has been updated in place"
-            self._emit(Event(change.address, f"{change.address} {message}", final=True))
-            return Result(change.address, change.action, True, message, change.before.id)
+            return Result(
+                change.address, change.action, True, "has been updated in place", change.before.id
+            )
 
-        return list(self._parallel(updates, update).values())
+        results = self._parallel(updates, update, "")
+        for result in results.values():
+            self._emit(
+                Event(
+                    result.address, f"{result.address} {result.message}", final=True, ok=result.ok
+                )
+            )
+        return results
 
     def _delete_and_wait(
-        self, stack: str, changes: list[Change], *, old_half: bool = False
-    ) -> dict[str, Result]:
+        self, stack: str, changes: list[Keyed], *, old_half: bool = False
+    ) -> dict[int, Result]:
         def delete(change: Change) -> Result:
             assert change.before is not None
             self._cloud.delete_server(change.before.id)
-            self._emit(Event(change.address, f"{change.address}: deleting {change.before.id}"))
             return Result(change.address, change.action, True, "delete requested", change.before.id)
 
-        requested = self._parallel(changes, delete)
-        ids = {r.server_id: r.address for r in requested.values() if r.ok and r.server_id}
-        outcomes = self._wait(stack, ids, judge_gone, self._settings.delete_timeout, "deleting")
+        requested = self._parallel(changes, delete, "deleting")
+        ids = {r.server_id: k for k, r in sorted(requested.items()) if r.ok and r.server_id}
+        addresses = {server_id: requested[k].address for server_id, k in ids.items()}
+        outcomes = self._wait(
+            stack, addresses, judge_gone, self._settings.delete_timeout, "deleting"
+        )
         results = dict(requested)
-        for server_id, address in ids.items():
+        for server_id, k in ids.items():
             outcome = outcomes[server_id]
             ok = outcome.state is State.DONE
             if ok:
@@ -194,32 +219,42 @@ class Reconciler:
                 message = f"still not gone after {outcome.seconds:.0f}s ({outcome.detail})"
             else:
                 message = outcome.detail
-            results[address] = Result(address, requested[address].action, ok, message, server_id)
-            if not old_half and requested[address].action is Action.DELETE:
+            address, action = requested[k].address, requested[k].action
+            results[k] = Result(address, action, ok, message, server_id)
+            if not old_half and action is Action.DELETE:
                 self._emit(Event(address, f"{address} {message}", final=True, ok=ok))
+        for result in requested.values():
+            if not result.ok and not old_half and result.action is Action.DELETE:
+                self._emit(
+                    Event(
+                        result.address, f"{result.address} {result.message}", final=True, ok=False
+                    )
+                )
         return results
 
     def _create_and_wait(
-        self, stack: str, changes: list[Change], in_build: list[Change]
-    ) -> dict[str, Result]:
+        self, stack: str, changes: list[Keyed], in_build: list[Keyed]
+    ) -> dict[int, Result]:
         def create(change: Change) -> Result:
             assert change.create is not None, "plan was not resolved"
             server_id = self._cloud.create_server(change.create)
-            self._emit(Event(change.address, f"{change.address}: creating ({server_id})"))
             return Result(change.address, change.action, True, "create requested", server_id)
 
-        requested = self._parallel(changes, create)
-        for change in in_build:
+        requested = self._parallel(changes, create, "creating")
+        for k, change in in_build:
             assert change.before is not None
-            requested[change.address] = Result(
+            requested[k] = Result(
                 change.address, change.action, True, "was building", change.before.id
             )
-        ids = {r.server_id: r.address for r in requested.values() if r.ok and r.server_id}
-        outcomes = self._wait(stack, ids, judge_active, self._settings.create_timeout, "booting")
+        ids = {r.server_id: k for k, r in sorted(requested.items()) if r.ok and r.server_id}
+        addresses = {server_id: requested[k].address for server_id, k in ids.items()}
+        outcomes = self._wait(
+            stack, addresses, judge_active, self._settings.create_timeout, "booting"
+        )
         results = dict(requested)
-        for server_id, address in ids.items():
+        for server_id, k in ids.items():
             outcome = outcomes[server_id]
-            action = requested[address].action
+            address, action = requested[k].address, requested[k].action
             ok = outcome.state is State.DONE
             if ok:
                 verb = {Action.CREATE: "created", Action.REPLACE: "replaced"}.get(action, "built")
@@ -228,19 +263,27 @@ class Reconciler:
                 message = f"not ACTIVE after {outcome.seconds:.0f}s (still {outcome.detail})"
             else:
                 message = outcome.detail
-            results[address] = Result(address, action, ok, message, server_id)
+            results[k] = Result(address, action, ok, message, server_id)
             self._emit(Event(address, f"{address} {message}", final=True, ok=ok))
+        for result in requested.values():
+            if not result.ok:
+                self._emit(
+                    Event(
+                        result.address, f"{result.address} {result.message}", final=True, ok=False
+                    )
+                )
         return results
 
     def _wait(
         self,
         stack: str,
-        ids: Mapping[str, str],
+        addresses: Mapping[str, str],
         judge: Callable[[ObservedServer | None], tuple[State, str]],
         timeout: float,
         doing: str,
     ) -> dict[str, Outcome[ObservedServer]]:
-        if not ids:
+        """Wait for servers (by id) with one list call per round for the whole stack."""
+        if not addresses:
             return {}
 
         def poll() -> dict[str, ObservedServer]:
@@ -248,9 +291,12 @@ class Reconciler:
 
         def on_change(server_id: str, outcome: Outcome[ObservedServer]) -> None:
             if outcome.state is State.PENDING:
-                self._emit(Event(ids[server_id], f"{ids[server_id]}: {doing}, {outcome.detail}"))
+                name = addresses[server_id]
+                self._emit(Event(name, f"{name}: {doing}, {outcome.detail}"))
 
-        return wait_all(ids, poll, judge, timeout=timeout, clock=self._clock, on_change=on_change)
+        return wait_all(
+            addresses, poll, judge, timeout=timeout, clock=self._clock, on_change=on_change
+        )
 
 
 def _guard(change: Change, work: Callable[[Change], Result]) -> Result:

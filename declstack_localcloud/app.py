@@ -49,8 +49,17 @@ class Application:
 
     def _dispatch(self, service: str, request: Request) -> Response:
         is_discovery = request.method == "GET" and request.path.rstrip("/") in DISCOVERY_PATHS
+        drop_after = False
         if service in FAULTED_SERVICES and not is_discovery:
-            self._inject(service)
+            drop_after = self._inject(service)
+        response = self._serve(service, request, is_discovery)
+        if drop_after:
+            # The work is done (a server may now exist) but the client hears nothing:
+            # what a reset connection after a POST looks like to a client.
+            raise DropConnection()
+        return response
+
+    def _serve(self, service: str, request: Request, is_discovery: bool) -> Response:
         principal = identity.authenticate(self.runtime, request.header("X-Auth-Token"))
         call = Call(request, principal, self.runtime)
         if service in ("identity", "placement"):
@@ -115,10 +124,13 @@ class Application:
         handler, params = found
         return handler(call, params)
 
-    def _inject(self, service: str) -> None:
+    def _inject(self, service: str) -> bool:
+        """Raise the fault the dice chose; True means "handle it, then drop the connection"."""
         outcome = self.runtime.faults.roll_request()
         if outcome is RequestFault.NONE:
-            return
+            return False
+        if outcome is RequestFault.DROP_AFTER:
+            return True
         if outcome is RequestFault.DROP:
             raise DropConnection()
         retry = self.runtime.faults.faults.retry_after

@@ -23,6 +23,7 @@ class Faults:
     rate_429: float = 0.0
     rate_413: float = 0.0
     rate_drop: float = 0.0
+    rate_drop_after: float = 0.0
     retry_after: int = 1
     boot_error_rate: float = 0.0
     boot_extra_seconds: float = 0.0
@@ -68,6 +69,7 @@ class RequestFault(Enum):
 
     NONE = "none"
     DROP = "drop"
+    DROP_AFTER = "drop after handling"
     ERROR_500 = "500"
     ERROR_503 = "503"
     RATE_LIMIT_429 = "429"
@@ -101,6 +103,7 @@ class FaultInjector:
             f = self._faults
             for rate, outcome in (
                 (f.rate_drop, RequestFault.DROP),
+                (f.rate_drop_after, RequestFault.DROP_AFTER),
                 (f.rate_500, RequestFault.ERROR_500),
                 (f.rate_503, RequestFault.ERROR_503),
                 (f.rate_429, RequestFault.RATE_LIMIT_429),

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 JsonBody = dict[str, Any] | list[Any] | None
 
@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         request = Request(
             method=self.command,
-            path=parts.path,
+            path=unquote(parts.path),  # as a WSGI server decodes PATH_INFO
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,

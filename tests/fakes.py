@@ -26,6 +26,8 @@ class FakeCloud:
         self.catalog = catalog or Catalog()
         self.fail_boot: set[str] = set()  # names that go to ERROR
         self.fail_create: set[str] = set()  # names whose POST fails
+        self.fail_delete: set[str] = set()  # ids whose DELETE is refused (409, e.g. locked)
+        self.fail_tag_removal: set[str] = set()  # tags whose DELETE fails
         self.calls: list[str] = []
         self._ids = (f"id-{n:04d}" for n in itertools.count(1))
         self._age: dict[str, int] = {}
@@ -104,11 +106,20 @@ class FakeCloud:
         return server
 
     def update_server(self, server_id: str, patch: ServerPatch) -> None:
+        """One request per step, in the adapter's order; a failing step leaves the
+        earlier ones done, as a real cloud would."""
         self.calls.append(f"update {server_id}")
         server = self._owned(server_id)
         metadata = {k: v for k, v in server.metadata.items() if k not in patch.delete_metadata}
+        tags = list(server.tags)
+        for tag in patch.remove_tags:
+            if tag in self.fail_tag_removal:
+                self.servers[server_id] = replace(
+                    server, metadata=frozen_map(metadata), tags=tuple(tags)
+                )
+                raise FakeCloudError(f"500 removing tag {tag}")
+            tags = [t for t in tags if t != tag]
         metadata.update(patch.set_metadata)
-        tags = [t for t in server.tags if t not in patch.remove_tags]
         tags += [t for t in patch.add_tags if t not in tags]
         description = patch.description if patch.change_description else server.description
         self.servers[server_id] = replace(
@@ -119,6 +130,8 @@ class FakeCloud:
         self.calls.append(f"delete {server_id}")
         if server_id not in self.servers:
             return
+        if server_id in self.fail_delete:
+            raise FakeCloudError(f"409 cannot delete {server_id}")
         self._owned(server_id)
         self.servers[server_id] = replace(self.servers[server_id], task_state="deleting")
         self._deleting[server_id] = self.delete_polls

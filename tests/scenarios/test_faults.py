@@ -17,7 +17,13 @@ def target(local_target: Target) -> Iterator[Target]:
     """Only the local cloud can inject faults; always restore a healthy cloud."""
     yield local_target
     local_target.local.set_faults(
-        rate_500=0.0, rate_503=0.0, rate_429=0.0, rate_413=0.0, rate_drop=0.0, token_ttl=3600.0
+        rate_500=0.0,
+        rate_503=0.0,
+        rate_429=0.0,
+        rate_413=0.0,
+        rate_drop=0.0,
+        rate_drop_after=0.0,
+        token_ttl=3600.0,
     )
 
 
@@ -47,6 +53,19 @@ def test_server_errors_never_duplicate_a_server_and_the_next_apply_converges(sta
     assert all(count == 1 for count in live_names(stack).values())
     stack.ok("apply", "--yes")
     assert live_names(stack) == Counter({f"flaky-{n}": 1 for n in range(1, 5)})
+
+
+def test_reset_after_a_create_was_handled_never_resends_it(stack: Stack) -> None:
+    """The cloud made the server but the answer was lost: resending would duplicate it."""
+    stack.write([{"name": "lost", "count": 6, "networks": "none"}])
+    stack.target.local.set_faults(rate_drop_after=0.5, seed=11)
+    first = stack.run("apply", "--yes")
+    stack.target.local.set_faults(rate_drop_after=0.0)
+    assert "Traceback" not in first.stdout + first.stderr
+    assert all(count == 1 for count in live_names(stack).values()), live_names(stack)
+    second = stack.ok("apply", "--yes")
+    assert live_names(stack) == Counter({f"lost-{n}": 1 for n in range(1, 7)})
+    assert "has been created" in first.stdout + second.stdout
 
 
 def test_token_expiring_during_apply_is_renewed(stack: Stack) -> None:

@@ -195,3 +195,23 @@ def test_plan_refuses_what_the_instance_quota_cannot_hold(stack: Stack) -> None:
     finally:
         if target.local is not None:
             target.local.set_faults(quota_instances=20_000)
+
+
+def test_tags_and_keys_that_need_escaping_in_urls(stack: Stack) -> None:
+    """openstacksdk puts tags into URLs unescaped: `team#ops` would address `team`."""
+    odd = ["team#ops", "v1?beta", "50%"]
+    stack.write([{"name": "odd", "networks": "none", "tags": ["team", *odd]}])
+    stack.ok("apply", "--yes")
+    conn = stack.target.connection()
+    server = stack.servers()["odd"]
+    conn.compute.set_server_metadata(server.id, **{"key with space": "theirs"})
+
+    stack.write([{"name": "odd", "networks": "none", "tags": ["team"], "metadata": {"a b": "1"}}])
+    stack.ok("apply", "--yes")
+    tags = set(stack.servers()["odd"].tags)
+    assert "team" in tags and not tags & set(odd)
+    stack.write([{"name": "odd", "networks": "none", "tags": ["team"]}])
+    stack.ok("apply", "--yes")
+    metadata = stack.servers()["odd"].metadata
+    assert "a b" not in metadata and metadata["key with space"] == "theirs"
+    assert stack.ok("plan", "--detailed-exitcode").exit_code == 0

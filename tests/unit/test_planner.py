@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -450,3 +451,16 @@ def test_plan_is_deterministic_whatever_the_input_order() -> None:
     first = plan(spec, observed, [("f", "web-9")])
     second = plan(Spec(STACK, spec.servers[::-1]), observed[::-1], [("f", "web-9")])
     assert first == second
+
+
+def test_the_ownership_tag_is_never_removed_even_if_bookkeeping_lists_it() -> None:
+    """A spec can no longer list a declstack: tag, but old bookkeeping might."""
+    marker = ownership.stack_tag(STACK)
+    observed = server(desired(tags=("blue",)), extra_tags=(marker,))
+    forged = dict(observed.metadata)
+    forged[ownership.MANAGED_TAGS_KEY] = json.dumps(["blue", marker])
+    observed = dataclasses.replace(observed, metadata=frozen_map(forged))
+    the_plan = plan(Spec(STACK, (desired(tags=()),)), [observed])
+    (change,) = the_plan.changes
+    assert change.patch is not None
+    assert change.patch.remove_tags == ("blue",)

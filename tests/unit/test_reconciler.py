@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from declstack.engine import make_destroy_plan, make_plan
 from declstack.model import (
     Action,
@@ -158,3 +160,32 @@ def test_timeout_is_reported_separately_from_failure() -> None:
     _, report = run(cloud, spec(server("slow")), timeout=5)
     (failure,) = report.failures
     assert "not ACTIVE after" in failure.message and "BUILD" in failure.message
+
+
+def test_each_duplicate_delete_is_tracked_on_its_own() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    run(cloud, spec(server("old")))
+    (first,) = cloud.servers.values()
+    twins = [cloud.add(replace(first, id=f"twin-{n}")) for n in (1, 2)]
+    cloud.fail_delete.add(twins[0].id)
+    _, report = run(cloud, spec())
+    assert len(report.results) == 3, "one result per server, even when they share a name"
+    (failure,) = report.failures
+    assert failure.address == "old" and "cannot delete" in failure.message
+    assert not report.converged
+    assert sorted(cloud.servers) == [twins[0].id]
+
+
+def test_a_failed_tag_removal_is_retried_by_the_next_plan() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    run(cloud, spec(server("a", tags=("old",))))
+    cloud.fail_tag_removal.add("old")
+    _, report = run(cloud, spec(server("a", tags=("new",))))
+    assert not report.converged
+    cloud.fail_tag_removal.clear()
+    plan = make_plan(spec(server("a", tags=("new",))), cloud)
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE and change.patch and change.patch.remove_tags == ("old",)
+    run(cloud, spec(server("a", tags=("new",))))
+    (final,) = cloud.servers.values()
+    assert "old" not in final.tags and "new" in final.tags

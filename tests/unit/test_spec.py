@@ -489,6 +489,14 @@ INVALID: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "reserved-tag",
+        HEADER + SERVER + "    tags: [web, 'declstack:stack=other']\n",
+        [
+            "spec.yaml:7:17: servers[0].tags[1]: tags starting with 'declstack:' are reserved "
+            'for declstack\'s ownership marker; got the string "declstack:stack=other"',
+        ],
+    ),
+    (
         "metadata-bookkeeping-limit",
         HEADER
         + "defaults: {image: i, flavor: f}\nservers:\n  - name: a\n    metadata:\n"
