@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from declstack import __version__
 from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UserError
@@ -88,7 +89,7 @@ def _root(
 
 
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ERROR) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     if hint:
         err.print(f"  hint: {hint}", markup=False)
     return typer.Exit(code)
@@ -189,7 +190,10 @@ def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to che
                 failed += 1
                 err.print(f"error: {exc.message}", markup=False)
                 continue
-            out.print(f"{path}: valid (stack {spec.stack!r}, {len(spec.servers)} server(s))")
+            out.print(
+                f"{path}: valid (stack {spec.stack!r}, {len(spec.servers)} server(s))",
+                markup=False,
+            )
         if failed:
             raise UserError(f"{failed} of {len(specs)} spec file(s) are invalid")
         return EXIT_OK
@@ -394,6 +398,7 @@ def _status_row(
 
 def _status_table(stack: str, rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"stack {stack}", title_justify="left")
     for column in ("name", "id", "status", "addresses", "drift"):
@@ -405,9 +410,8 @@ def _status_table(stack: str, rows: list[dict[str, Any]]) -> None:
             drift = row["reason"]
         else:
             drift = f"{row['drift']}: {row['reason']}"
-        table.add_row(
-            row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift
-        )
+        cells = (row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift)
+        table.add_row(*(Text(cell) for cell in cells))  # plain text: names may hold [brackets]
     out.print(table)
 
 

@@ -10,6 +10,7 @@ values are asked for (password hidden); without one, the error names them.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,12 +52,33 @@ def choose_cloud(
     return CloudChoice(None, "OS_* environment variables")
 
 
+#: JSON fields whose values never reach a log: user_data may hold credentials,
+#: adminPass is the new server's root password (in Nova's create response).
+_SECRET_FIELDS = re.compile(
+    r'("(?:user_data|adminPass|password|secret|application_credential_secret|token)"'
+    r'\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
+
+
+class RedactSecrets(logging.Filter):
+    """Blank secret JSON fields in request/response bodies logged by keystoneauth."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_FIELDS.sub(r'\1"<redacted>"', message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def enable_debug_logging() -> None:
-    """Log every HTTP request and response to stderr; keystoneauth masks tokens."""
+    """Log every HTTP request and response to stderr: keystoneauth masks tokens,
+    and `RedactSecrets` blanks user_data, adminPass and passwords in bodies."""
     import openstack
 
-    openstack.enable_logging(debug=True, http_debug=True, stream=_stderr())
-    logging.getLogger("keystoneauth").setLevel(logging.DEBUG)
+    handler = logging.StreamHandler(_stderr())
+    handler.addFilter(RedactSecrets())
+    openstack.enable_logging(debug=True, http_debug=True, handlers=[handler])
 
 
 def quiet_library_logging() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,11 +184,22 @@ class Stack:
         )
         return result
 
-    def servers(self) -> dict[str, Any]:
-        """name -> SDK server for every live server the stack owns (outside declstack's view)."""
+    def live(self) -> list[Any]:
+        """Every live server the stack owns, seen through openstacksdk (not declstack)."""
         conn = self.target.connection()
         found = conn.compute.servers(details=True, tags=f"declstack:stack={self.name}")
-        return {s.name: s for s in found if s.status not in ("DELETED", "SOFT_DELETED")}
+        return [s for s in found if s.status not in ("DELETED", "SOFT_DELETED")]
+
+    def servers(self) -> dict[str, Any]:
+        """name -> server; fails if a name has two servers (use `names()` to count them)."""
+        live = self.live()
+        duplicated = [name for name, n in self.names().items() if n > 1]
+        assert not duplicated, f"duplicate servers for {duplicated}"
+        return {s.name: s for s in live}
+
+    def names(self) -> Counter[str]:
+        """How many live servers the stack owns per name."""
+        return Counter(s.name for s in self.live())
 
 
 @pytest.fixture

@@ -27,19 +27,13 @@ def target(local_target: Target) -> Iterator[Target]:
     )
 
 
-def live_names(stack: Stack) -> Counter[str]:
-    conn = stack.target.connection()
-    found = conn.compute.servers(details=True, tags=f"declstack:stack={stack.name}")
-    return Counter(s.name for s in found if s.status not in ("DELETED", "SOFT_DELETED"))
-
-
 def test_rate_limits_and_unavailable_are_retried_without_duplicates(stack: Stack) -> None:
     stack.write([{"name": "busy", "count": 4, "networks": "none"}])
     stack.target.local.set_faults(rate_429=0.25, rate_413=0.1, rate_503=0.1, retry_after=0, seed=7)
     result = stack.ok("apply", "--yes")
     assert "Apply complete: 4 succeeded, 0 failed" in result.stdout
     stack.target.local.set_faults(rate_429=0.0, rate_413=0.0, rate_503=0.0)
-    assert live_names(stack) == Counter({f"busy-{n}": 1 for n in range(1, 5)})
+    assert stack.names() == Counter({f"busy-{n}": 1 for n in range(1, 5)})
     assert stack.ok("plan", "--detailed-exitcode").exit_code == 0
 
 
@@ -50,9 +44,9 @@ def test_server_errors_never_duplicate_a_server_and_the_next_apply_converges(sta
     stack.target.local.set_faults(rate_500=0.0, rate_drop=0.0)
     assert first.exit_code in (0, 1), first.stdout + first.stderr
     assert "Traceback" not in first.stdout + first.stderr
-    assert all(count == 1 for count in live_names(stack).values())
+    assert all(count == 1 for count in stack.names().values())
     stack.ok("apply", "--yes")
-    assert live_names(stack) == Counter({f"flaky-{n}": 1 for n in range(1, 5)})
+    assert stack.names() == Counter({f"flaky-{n}": 1 for n in range(1, 5)})
 
 
 def test_reset_after_a_create_was_handled_never_resends_it(stack: Stack) -> None:
@@ -62,9 +56,9 @@ def test_reset_after_a_create_was_handled_never_resends_it(stack: Stack) -> None
     first = stack.run("apply", "--yes")
     stack.target.local.set_faults(rate_drop_after=0.0)
     assert "Traceback" not in first.stdout + first.stderr
-    assert all(count == 1 for count in live_names(stack).values()), live_names(stack)
+    assert all(count == 1 for count in stack.names().values()), stack.names()
     second = stack.ok("apply", "--yes")
-    assert live_names(stack) == Counter({f"lost-{n}": 1 for n in range(1, 7)})
+    assert stack.names() == Counter({f"lost-{n}": 1 for n in range(1, 7)})
     assert "has been created" in first.stdout + second.stdout
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 
 from tests.scenarios.conftest import Stack
 
@@ -167,14 +169,18 @@ def test_plan_json_and_exit_codes(stack: Stack) -> None:
 
 
 def test_debug_logs_requests_but_never_secrets(stack: Stack) -> None:
-    stack.write([{"name": "quiet", "networks": "none"}])
-    result = stack.ok("plan", "--debug")
+    user_data = "#!/bin/sh\necho db-password=SECRET-XYZ\n"
+    stack.write([{"name": "quiet", "networks": "none", "user_data": user_data}])
+    result = stack.ok("apply", "--yes", "--debug")
     logged = result.stderr
-    assert "REQ: curl" in logged and "/servers/detail" in logged
+    assert "REQ: curl" in logged and "POST" in logged and "/servers" in logged
+    encoded = base64.b64encode(user_data.encode()).decode()
     password = stack.target.connection().config.config["auth"]["password"]
-    assert password not in logged + result.stdout
+    for secret in ("SECRET-XYZ", encoded, password):
+        assert secret not in logged + result.stdout
     token = stack.target.connection().session.get_token()
     assert token not in logged
+    assert re.search(r'"adminPass": "(?!<redacted>)', logged) is None
     for line in logged.splitlines():
         if "X-Auth-Token:" in line:
             assert "X-Auth-Token: {SHA256}" in line, line

@@ -67,3 +67,11 @@ def test_unknown_cloud_lists_known_ones(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(spec), "--cloud", "staging"], env=env)
     assert result.exit_code == 1
     assert "'staging'" in result.stderr and "prod" in result.stderr
+
+
+def test_messages_are_printed_verbatim_not_as_markup(tmp_path: Path) -> None:
+    odd = tmp_path / "[bold]d[/x]" / "spec.yaml"
+    result = runner.invoke(app, ["plan", str(odd)])
+    assert result.exit_code == 1
+    assert f"{odd}: no such file" in result.stderr
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr
