@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build the virtualenv Ansible runs in: ansible 14.5.0 bundles openstack.cloud 2.5.0,
-# which needs openstacksdk < 4.15 (it reads openstack.version), so it cannot share .venv.
+# Build the virtualenv Ansible runs in. ansible 14.5.0 needs Python >= 3.12 (.venv may be
+# 3.11) and, as installed here, bundles openstack.cloud 2.6.0. FIELD-NOTES pins
+# openstacksdk 4.14.0 because openstack.cloud 2.5.0 broke on >= 4.15; 2.6.0 says it fixed
+# that, but the pin is kept: it is the combination the tests were run with.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
