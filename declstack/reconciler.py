@@ -151,7 +151,7 @@ class Reconciler:
             results[k] = Result(
                 change.address, change.action, old.ok, message, created[k].server_id
             )
-            self._emit(Event(change.address, f"{change.address} {message}", final=True, ok=old.ok))
+            self._report(results[k])
         return ApplyReport(tuple(results[k] for k in sorted(results)))
 
     def _parallel(
@@ -188,11 +188,7 @@ class Reconciler:
 
         results = self._parallel(updates, update, "")
         for result in results.values():
-            self._emit(
-                Event(
-                    result.address, f"{result.address} {result.message}", final=True, ok=result.ok
-                )
-            )
+            self._report(result)
         return results
 
     def _delete_and_wait(
@@ -222,14 +218,10 @@ class Reconciler:
             address, action = requested[k].address, requested[k].action
             results[k] = Result(address, action, ok, message, server_id)
             if not old_half and action is Action.DELETE:
-                self._emit(Event(address, f"{address} {message}", final=True, ok=ok))
+                self._report(results[k])
         for result in requested.values():
             if not result.ok and not old_half and result.action is Action.DELETE:
-                self._emit(
-                    Event(
-                        result.address, f"{result.address} {result.message}", final=True, ok=False
-                    )
-                )
+                self._report(result)
         return results
 
     def _create_and_wait(
@@ -264,15 +256,16 @@ class Reconciler:
             else:
                 message = outcome.detail
             results[k] = Result(address, action, ok, message, server_id)
-            self._emit(Event(address, f"{address} {message}", final=True, ok=ok))
+            self._report(results[k])
         for result in requested.values():
             if not result.ok:
-                self._emit(
-                    Event(
-                        result.address, f"{result.address} {result.message}", final=True, ok=False
-                    )
-                )
+                self._report(result)
         return results
+
+    def _report(self, result: Result) -> None:
+        """Tell the display how one change ended."""
+        message = f"{result.address} {result.message}"
+        self._emit(Event(result.address, message, final=True, ok=result.ok))
 
     def _wait(
         self,
