@@ -251,22 +251,12 @@ def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: fl
     from declstack.progress import ApplyDisplay
     from declstack.reconciler import Reconciler, Settings
 
-    total = sum(1 for c in the_plan.changes if c.action is not Action.NOOP) + sum(
-        1
-        for c in the_plan.changes
-        if c.action is Action.NOOP and c.before and c.before.is_in_progress
-    )
+    total = len(the_plan.pending)
     settings = Settings(parallelism=parallelism, create_timeout=timeout, delete_timeout=timeout)
     with ApplyDisplay(out, err, total) as display:
         report = Reconciler(port, settings, on_event=display.on_event).apply(the_plan)
     display.finish(report)
     return EXIT_OK if report.converged else EXIT_ERROR
-
-
-def _needs_work(the_plan: Plan) -> bool:
-    return the_plan.has_changes or any(
-        c.before is not None and c.before.is_in_progress for c in the_plan.changes
-    )
 
 
 def _converge(
@@ -285,7 +275,7 @@ def _converge(
         _render(the_plan, OutputFormat.text)
         if the_plan.errors:
             raise UserError("the plan has errors; nothing was changed")
-        if not _needs_work(the_plan):
+        if not the_plan.pending:
             return EXIT_OK
         _confirm(question(spec, the_plan), yes)
         return _execute(the_plan, port, *settings)

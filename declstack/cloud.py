@@ -63,22 +63,16 @@ CLIENT_MAX_MICROVERSION = "2.100"
 PAGE_SIZE = 1000
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
 def to_observed(server: dict[str, Any]) -> ObservedServer:
     """Convert one server of a Nova list/show body into declstack's snapshot."""
     flavor = server.get("flavor") or {}
-    addresses: list[tuple[str, str]] = []
-    for network, entries in sorted((server.get("addresses") or {}).items()):
-        for entry in entries or []:
-            if _get(entry, "addr"):
-                addresses.append((network, str(entry["addr"])))
+    image = server.get("image")  # "" for a server booted from a volume
+    addresses = [
+        (network, str(entry["addr"]))
+        for network, entries in sorted((server.get("addresses") or {}).items())
+        for entry in entries or []
+        if entry.get("addr")
+    ]
     fault = server.get("fault") or {}
     metadata = server.get("metadata") or {}
     return ObservedServer(
@@ -89,7 +83,7 @@ def to_observed(server: dict[str, Any]) -> ObservedServer:
         tags=tuple(server.get("tags") or ()),
         description=server.get("description"),
         task_state=server.get("OS-EXT-STS:task_state"),
-        image_id=_get(server.get("image"), "id") or None,
+        image_id=image.get("id") if isinstance(image, dict) else None,
         flavor_name=flavor.get("original_name") or flavor.get("name") or flavor.get("id"),
         addresses=tuple(addresses),
         fault=str(fault["message"]) if fault.get("message") else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ def enable_debug_logging() -> None:
     and `RedactSecrets` blanks user_data, adminPass and passwords in bodies."""
     import openstack
 
-    handler = logging.StreamHandler(_stderr())
+    handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactSecrets())
     openstack.enable_logging(debug=True, http_debug=True, handlers=[handler])
 
@@ -85,12 +86,6 @@ def quiet_library_logging() -> None:
     """Without --debug, library warnings (version discovery...) would read as errors."""
     for name in ("keystoneauth", "openstack"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _stderr() -> Any:
-    import sys
-
-    return sys.stderr
 
 
 def _missing_domains(auth: Mapping[str, Any]) -> dict[str, str]:
@@ -157,13 +152,7 @@ def load_region(choice: CloudChoice, prompt: Prompter | None) -> Any:
             if not answer:
                 raise UserError(f"no value given for {name}")
             auth_overrides[name] = answer
-        auth_overrides.update(_missing_domains({**region_auth(config, choice), **auth_overrides}))
-
-
-def region_auth(config: Any, choice: CloudChoice) -> dict[str, Any]:
-    """The auth options known so far, before validation (for the domain defaults)."""
-    base = config.get_one(cloud=choice.name, validate=False).config
-    return {**base, **(base.get("auth") or {})}
+        auth_overrides.update(_missing_domains({**known, **auth_overrides}))
 
 
 def _missing_password_options(config: Mapping[str, Any]) -> list[str]:

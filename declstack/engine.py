@@ -17,7 +17,10 @@ from declstack.port import CloudPort
 def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
     """Observe the stack's servers (and same-named strangers), plan, resolve references."""
     observed = cloud.list_stack_servers(spec.stack)
-    conflicts = cloud.list_unmanaged(spec.stack, {server.name for server in spec.servers})
+    # Same-named strangers matter only for servers about to be created: a converged
+    # plan skips that listing of the whole project.
+    missing = {s.name for s in spec.servers} - {s.name for s in observed if not s.is_gone}
+    conflicts = cloud.list_unmanaged(spec.stack, missing) if missing else []
     plan = planner.plan(spec, observed, conflicts)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()

@@ -215,6 +215,13 @@ class Change:
     patch: ServerPatch | None = None
     create: CreateRequest | None = None
 
+    @property
+    def is_pending(self) -> bool:
+        """Apply has work here: a change, or a server still being built to wait for."""
+        return self.action is not Action.NOOP or (
+            self.before is not None and self.before.is_in_progress
+        )
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -241,6 +248,11 @@ class Plan:
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        """What apply acts on (changes, and servers in BUILD to wait for)."""
+        return tuple(c for c in self.changes if c.is_pending)
 
     @property
     def has_changes(self) -> bool:

@@ -117,11 +117,7 @@ class Reconciler:
             k for k, c in replaces if c.after and c.after.lifecycle.create_before_destroy
         }
         destroy_first = [(k, c) for k, c in replaces if k not in create_first]
-        in_build = [
-            (k, c)
-            for k, c in items
-            if c.action is Action.NOOP and c.before is not None and c.before.is_in_progress
-        ]
+        in_build = [(k, c) for k, c in items if c.action is Action.NOOP and c.is_pending]
         results: dict[int, Result] = {}
 
         results.update(self._run_updates(updates))
@@ -194,72 +190,95 @@ class Reconciler:
     def _delete_and_wait(
         self, stack: str, changes: list[Keyed], *, old_half: bool = False
     ) -> dict[int, Result]:
-        def delete(change: Change) -> Result:
+        def delete(change: Change) -> str:
             assert change.before is not None
             self._cloud.delete_server(change.before.id)
-            return Result(change.address, change.action, True, "delete requested", change.before.id)
+            return change.before.id
 
-        requested = self._parallel(changes, delete, "deleting")
-        ids = {r.server_id: k for k, r in sorted(requested.items()) if r.ok and r.server_id}
-        addresses = {server_id: requested[k].address for server_id, k in ids.items()}
-        outcomes = self._wait(
-            stack, addresses, judge_gone, self._settings.delete_timeout, "deleting"
+        results = self._request_and_wait(
+            stack,
+            changes,
+            delete,
+            doing="deleting",
+            judge=judge_gone,
+            timeout=self._settings.delete_timeout,
+            target="gone",
+            done=lambda action, seconds: (
+                "old server destroyed" if old_half else "has been destroyed"
+            ),
         )
-        results = dict(requested)
-        for server_id, k in ids.items():
-            outcome = outcomes[server_id]
-            ok = outcome.state is State.DONE
-            if ok:
-                message = "has been destroyed" if not old_half else "old server destroyed"
-            elif outcome.state is State.TIMED_OUT:
-                message = f"still not gone after {outcome.seconds:.0f}s ({outcome.detail})"
-            else:
-                message = outcome.detail
-            address, action = requested[k].address, requested[k].action
-            results[k] = Result(address, action, ok, message, server_id)
-            if not old_half and action is Action.DELETE:
-                self._report(results[k])
-        for result in requested.values():
-            if not result.ok and not old_half and result.action is Action.DELETE:
-                self._report(result)
+        if not old_half:
+            for _, result in sorted(results.items()):
+                if result.action is Action.DELETE:
+                    self._report(result)
         return results
 
     def _create_and_wait(
         self, stack: str, changes: list[Keyed], in_build: list[Keyed]
     ) -> dict[int, Result]:
-        def create(change: Change) -> Result:
+        def create(change: Change) -> str:
             assert change.create is not None, "plan was not resolved"
-            server_id = self._cloud.create_server(change.create)
-            return Result(change.address, change.action, True, "create requested", server_id)
+            return self._cloud.create_server(change.create)
 
-        requested = self._parallel(changes, create, "creating")
-        for k, change in in_build:
-            assert change.before is not None
-            requested[k] = Result(
-                change.address, change.action, True, "was building", change.before.id
-            )
+        def done(action: Action, seconds: float) -> str:
+            verb = {Action.CREATE: "created", Action.REPLACE: "replaced"}.get(action, "built")
+            return f"has been {verb} (ACTIVE after {seconds:.1f}s)"
+
+        building = {
+            k: Result(c.address, c.action, True, "building", c.before.id)
+            for k, c in in_build
+            if c.before
+        }
+        results = self._request_and_wait(
+            stack,
+            changes,
+            create,
+            doing="creating",
+            judge=judge_active,
+            timeout=self._settings.create_timeout,
+            target="ACTIVE",
+            done=done,
+            already=building,
+        )
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
+
+    def _request_and_wait(
+        self,
+        stack: str,
+        changes: list[Keyed],
+        send: Callable[[Change], str],
+        *,
+        doing: str,
+        judge: Callable[[ObservedServer | None], tuple[State, str]],
+        timeout: float,
+        target: str,
+        done: Callable[[Action, float], str],
+        already: Mapping[int, Result] | None = None,
+    ) -> dict[int, Result]:
+        """Send one request per change (returning the server id), then wait for all of
+        them (and for `already` requested ones) until `judge` says done or failed."""
+
+        def request(change: Change) -> Result:
+            return Result(change.address, change.action, True, f"{doing} requested", send(change))
+
+        requested = self._parallel(changes, request, doing)
+        requested.update(already or {})
         ids = {r.server_id: k for k, r in sorted(requested.items()) if r.ok and r.server_id}
         addresses = {server_id: requested[k].address for server_id, k in ids.items()}
-        outcomes = self._wait(
-            stack, addresses, judge_active, self._settings.create_timeout, "booting"
-        )
+        outcomes = self._wait(stack, addresses, judge, timeout, doing)
         results = dict(requested)
         for server_id, k in ids.items():
-            outcome = outcomes[server_id]
-            address, action = requested[k].address, requested[k].action
-            ok = outcome.state is State.DONE
-            if ok:
-                verb = {Action.CREATE: "created", Action.REPLACE: "replaced"}.get(action, "built")
-                message = f"has been {verb} (ACTIVE after {outcome.seconds:.1f}s)"
+            outcome, asked = outcomes[server_id], requested[k]
+            if outcome.state is State.DONE:
+                message = done(asked.action, outcome.seconds)
             elif outcome.state is State.TIMED_OUT:
-                message = f"not ACTIVE after {outcome.seconds:.0f}s (still {outcome.detail})"
+                message = f"not {target} after {outcome.seconds:.0f}s (still {outcome.detail})"
             else:
                 message = outcome.detail
-            results[k] = Result(address, action, ok, message, server_id)
-            self._report(results[k])
-        for result in requested.values():
-            if not result.ok:
-                self._report(result)
+            ok = outcome.state is State.DONE
+            results[k] = Result(asked.address, asked.action, ok, message, server_id)
         return results
 
     def _report(self, result: Result) -> None:

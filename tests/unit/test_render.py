@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from declstack import ownership
 from declstack.model import (
     Catalog,
     DesiredServer,
@@ -19,7 +17,6 @@ from declstack.model import (
     ObservedServer,
     Plan,
     Spec,
-    frozen_map,
 )
 from declstack.planner import plan
 from declstack.render import (
@@ -30,6 +27,8 @@ from declstack.render import (
     render_text,
 )
 from declstack.resolve import resolve
+from tests.unit.builders import desired
+from tests.unit.builders import server as managed_server
 
 pytestmark = pytest.mark.unit
 
@@ -48,28 +47,11 @@ CATALOG = Catalog(
 )
 
 
-def desired(name: str, **changes: Any) -> DesiredServer:
-    base = DesiredServer(
-        name=name,
-        image="cirros",
-        flavor="m1.small",
-        metadata=frozen_map({"role": "web"}),
-        tags=("blue",),
-    )
-    if "metadata" in changes:
-        changes["metadata"] = frozen_map(changes["metadata"])
-    return dataclasses.replace(base, **changes)
-
-
 def server(built_from: DesiredServer, id: str, **fields: Any) -> ObservedServer:
-    metadata = {**built_from.metadata, **ownership.marker_metadata("demo", built_from)}
-    return ObservedServer(
+    return managed_server(
+        built_from,
         id=id,
-        name=built_from.name,
-        status=fields.pop("status", "ACTIVE"),
-        metadata=frozen_map(metadata),
-        tags=(*built_from.tags, ownership.stack_tag("demo")),
-        flavor_name=built_from.flavor,
+        description=None,
         image_id="img-cirros",
         addresses=(("private", "10.0.0.5"),),
         **fields,
