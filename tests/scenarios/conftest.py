@@ -152,6 +152,26 @@ def target(request: pytest.FixtureRequest) -> Target:
     return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
 
 
+def assert_exited(result: Result, code: int) -> None:
+    """The command ended on purpose with exit code `code`, not by a crash.
+
+    typer's CliRunner never prints a traceback: an uncaught exception becomes
+    exit code 1 with the exception in `result.exception`. A deliberate exit
+    (`typer.Exit(n)`) shows as `SystemExit(n)` there when n != 0, and as None when
+    n == 0. So "exit code 1" alone passes on a crash; this does not.
+    """
+    detail = (
+        f"exited {result.exit_code} with {result.exception!r}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+    assert result.exit_code == code, detail
+    if code == 0:
+        assert result.exception is None, detail
+    else:
+        assert isinstance(result.exception, SystemExit), detail
+        assert result.exception.code == code, detail
+
+
 @dataclass
 class Stack:
     """A uniquely named stack on a target, its spec file, and a CLI to drive it."""
@@ -182,6 +202,7 @@ class Stack:
             f"declstack {' '.join(args)} exited {result.exit_code}\n"
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n{result.exception!r}"
         )
+        assert_exited(result, code)
         return result
 
     def live(self) -> list[Any]:
