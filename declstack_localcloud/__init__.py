@@ -1,5 +1,6 @@
 """A local OpenStack-compatible cloud (Keystone, Nova, Glance, Neutron) over real HTTP."""
 
 from .cloud import LocalCloud
+from .errors import LocalCloudError
 
-__all__ = ["LocalCloud"]
+__all__ = ["LocalCloud", "LocalCloudError"]

@@ -8,12 +8,13 @@ import traceback
 from typing import Any
 
 from . import compute, identity, image, network
-from .context import Call, Runtime
+from .context import Call, Principal, Runtime
 from .faults import RequestFault
 from .http import ApiError, DropConnection, Request, Response, Router
 
 FAULTED_SERVICES = ("compute", "image", "network")
 DISCOVERY_PATHS = ("/compute", "/compute/v2.1", "/image", "/image/versions", "/network")
+ADMIN_FORBIDDEN = "The fault endpoint needs a token of the admin user."
 
 
 class Application:
@@ -65,6 +66,8 @@ class Application:
         if service in ("identity", "placement"):
             return self._route(self.identity, call, service)
         if service == "admin" or service == "":
+            if service == "admin" and self.runtime.admin_token_required:
+                self._require_admin(principal)
             return self._route(self.admin, call, service)
         if service not in FAULTED_SERVICES:
             return Response(
@@ -76,6 +79,13 @@ class Application:
             raise identity.unauthorized(self.runtime.base_url)
         router = self.image if service == "image" else self.network
         return self._route(router, call, service)
+
+    def _require_admin(self, principal: Principal | None) -> None:
+        """Beyond loopback, /admin/* (faults) needs a token of a user with the admin role."""
+        if principal is None:
+            raise identity.unauthorized(self.runtime.base_url)
+        if not principal.is_admin:
+            raise identity.keystone_error(403, "Forbidden", ADMIN_FORBIDDEN)
 
     def _compute(self, call: Call, is_discovery: bool) -> Response:
         path = call.request.path.rstrip("/")

@@ -36,12 +36,16 @@ class Principal:
 
 @dataclass
 class Runtime:
-    """Shared, long-lived parts; `base_url` is known only once the socket is bound."""
+    """Shared, long-lived parts; `base_url` is known only once the socket is bound.
+
+    `admin_token_required`: /admin/* needs an admin user's token (beyond loopback).
+    """
 
     store: Store
     faults: FaultInjector
     settings: Settings
     base_url: str = ""
+    admin_token_required: bool = False
 
 
 @dataclass(frozen=True)

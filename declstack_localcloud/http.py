@@ -155,7 +155,9 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, host: str, port: int, app: App) -> None:
-        super().__init__((host, port), _Handler)
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host.strip("[]"), port), _Handler)
         self.app = app
         self._thread: threading.Thread | None = None
 

@@ -105,6 +105,10 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
     return compiled is not None and compiled.search(value) is not None
 
 
+class ForeignDatabase(sqlite3.DatabaseError):
+    """A valid SQLite file that holds someone else's tables: never add ours to it."""
+
+
 class Store:
     """A pool of connections to one SQLite file."""
 
@@ -112,8 +116,18 @@ class Store:
         self.path = path
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._pool_size = pool_size
-        with self._borrow() as conn:
-            conn.executescript(SCHEMA)
+        try:
+            with self._borrow() as conn:
+                tables = {
+                    str(row[0])
+                    for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
+                if tables and "meta" not in tables:
+                    raise ForeignDatabase("it is an SQLite database with other tables")
+                conn.executescript(SCHEMA)
+        except BaseException:
+            self.close()
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
