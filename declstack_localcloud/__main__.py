@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .errors import LocalCloudError
 from .serve import run
 
 
@@ -23,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         "--boot-seconds", type=float, default=1.0, help="time a server spends in BUILD"
     )
     args = parser.parse_args(argv)
-    run(args.host, args.port, args.state, args.clouds_yaml, args.cloud_name, args.boot_seconds)
+    try:
+        run(args.host, args.port, args.state, args.clouds_yaml, args.cloud_name, args.boot_seconds)
+    except LocalCloudError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openstack
 import pytest
@@ -18,6 +19,24 @@ import yaml
 from declstack_localcloud import LocalCloud
 
 OPENSTACK_CLI = Path(sys.executable).with_name("openstack")
+T = TypeVar("T")
+
+
+def wait_until(
+    condition: Callable[[], T | None], what: str, timeout: float = 15.0, interval: float = 0.05
+) -> T:
+    """Poll `condition` until it returns neither None nor False (returned); fail after `timeout`.
+
+    The only place the local-cloud tests sleep: they wait for a state, never for a time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 @pytest.fixture

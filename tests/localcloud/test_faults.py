@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from openstack import exceptions
 from declstack_localcloud import LocalCloud
 from declstack_localcloud.faults import FaultInjector, Faults
 
-from .conftest import Api
+from .conftest import Api, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +52,22 @@ def test_dropped_connections(cloud: LocalCloud, api: Api) -> None:
     assert requests.get(f"{cloud.url}/admin/faults", timeout=5).ok, "admin is never faulted"
 
 
+def _server(api: Api, server_id: str) -> dict[str, Any]:
+    server: dict[str, Any] = api.request("GET", f"/compute/v2.1/servers/{server_id}").json()[
+        "server"
+    ]
+    return server
+
+
+def _status_is(api: Api, server_id: str, status: str) -> dict[str, Any] | None:
+    shown = _server(api, server_id)
+    return shown if shown["status"] == status else None
+
+
 def test_boot_failures_show_nova_fault(cloud: LocalCloud, api: Api) -> None:
     cloud.set_faults(boot_error_rate=1.0)
     server = api.boot("doomed")
-    time.sleep(0.4)
-    shown = api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"]
-    assert shown["status"] == "ERROR"
+    shown = wait_until(lambda: _status_is(api, server["id"], "ERROR"), "the boot to fail")
     assert shown["fault"]["code"] == 500
     assert shown["fault"]["message"] == (
         "No valid host was found. There are not enough hosts available."
@@ -65,14 +76,16 @@ def test_boot_failures_show_nova_fault(cloud: LocalCloud, api: Api) -> None:
 
 
 def test_slow_boots(cloud: LocalCloud, api: Api) -> None:
-    cloud.set_faults(boot_extra_seconds=1.0)
+    cloud.set_faults(boot_extra_seconds=2.0)
+    before = time.monotonic()
     server = api.boot("slow")
-    time.sleep(0.5)
-    status = api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"]["status"]
-    assert status == "BUILD"
-    time.sleep(1.0)
-    status = api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"]["status"]
-    assert status == "ACTIVE"
+    assert _server(api, server["id"])["status"] == "BUILD"
+    active = wait_until(lambda: _status_is(api, server["id"], "ACTIVE"), "the slow boot")
+    # Lower bounds only, so a busy machine cannot fail them: boot_seconds (0.3) + 2.0 extra.
+    assert time.monotonic() - before >= 2.3
+    launched = datetime.fromisoformat(active["OS-SRV-USG:launched_at"])
+    created = datetime.fromisoformat(active["created"].replace("Z", "+00:00")).replace(tzinfo=None)
+    assert (launched - created).total_seconds() >= 2.3 - 1.0  # "created" drops the fraction
 
 
 def test_faults_over_http_admin_endpoint(cloud: LocalCloud, api: Api) -> None:

@@ -12,20 +12,18 @@ import requests
 
 from declstack_localcloud import LocalCloud
 
-from .conftest import Api, issue_token
+from .conftest import Api, issue_token, wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def _wait_status(api: Api, server_id: str, status: str, version: str = "2.1") -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def reached() -> dict[str, Any] | None:
         response = api.request("GET", f"/compute/v2.1/servers/{server_id}", version)
         server: dict[str, Any] = response.json()["server"]
-        if server["status"] == status:
-            return server
-        time.sleep(0.05)
-    raise AssertionError(f"{server_id} never reached {status}")
+        return server if server["status"] == status else None
+
+    return wait_until(reached, f"{server_id} to reach {status}")
 
 
 def test_requests_without_a_valid_token_get_keystone_401(cloud: LocalCloud) -> None:
@@ -102,9 +100,12 @@ def test_lifecycle_build_then_active_then_deleted_in_changes_since(api: Api) -> 
     assert api.request("DELETE", f"/compute/v2.1/servers/{server['id']}").status_code == 204
     deleting = api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"]
     assert deleting["OS-EXT-STS:task_state"] == "deleting"
-    time.sleep(0.3)
-    gone = api.request("GET", f"/compute/v2.1/servers/{server['id']}")
-    assert gone.status_code == 404
+
+    def answers_404() -> requests.Response | None:
+        response = api.request("GET", f"/compute/v2.1/servers/{server['id']}")
+        return response if response.status_code == 404 else None
+
+    gone = wait_until(answers_404, "the deleted server to answer 404")
     assert gone.json()["itemNotFound"]["code"] == 404
     assert api.request("GET", "/compute/v2.1/servers").json()["servers"] == []
     changes = api.request("GET", f"/compute/v2.1/servers/detail?changes-since={before}")
@@ -235,18 +236,22 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     with LocalCloud(state_path=path, boot_seconds=0.2) as first, requests.Session() as session:
         api = Api(first, issue_token(first), session)
         server_id = api.boot("kept")["id"]
-    time.sleep(0.3)
     with LocalCloud(state_path=path) as second, requests.Session() as session:
         api = Api(second, issue_token(second), session)
-        shown = api.request("GET", f"/compute/v2.1/servers/{server_id}").json()["server"]
-        assert shown["name"] == "kept" and shown["status"] == "ACTIVE"
+        shown = _wait_status(api, server_id, "ACTIVE")
+        assert shown["name"] == "kept"
 
 
 def test_expired_tokens_are_refused(cloud: LocalCloud) -> None:
-    cloud.set_faults(token_ttl=0.5)
+    cloud.set_faults(token_ttl=2.0)
+    before = time.monotonic()
     token = issue_token(cloud)
     headers = {"X-Auth-Token": token}
-    assert requests.get(f"{cloud.url}/compute/v2.1/flavors", headers=headers, timeout=5).ok
-    time.sleep(0.7)
-    late = requests.get(f"{cloud.url}/compute/v2.1/flavors", headers=headers, timeout=5)
-    assert late.status_code == 401
+    url = f"{cloud.url}/compute/v2.1/flavors"
+    assert requests.get(url, headers=headers, timeout=5).ok
+    wait_until(
+        lambda: requests.get(url, headers=headers, timeout=5).status_code == 401,
+        "the token to expire",
+    )
+    # Refused no sooner than its lifetime (a lower bound: a slow machine only adds to it).
+    assert time.monotonic() - before >= 2.0
