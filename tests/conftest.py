@@ -1,4 +1,5 @@
-"""Test tiers by folder: unit (pure), localcloud/scenarios (HTTP), conformance (real OpenStack)."""
+"""Test tiers by folder: unit (pure), localcloud/scenarios/integration (HTTP), conformance (real
+OpenStack)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ TIERS = {
     "unit": "unit",
     "localcloud": "integration",
     "scenarios": "integration",
+    "integration": "integration",
     "conformance": "conformance",
     "ansible": "ansible",
 }

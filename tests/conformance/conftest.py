@@ -15,6 +15,7 @@ import pytest
 import requests
 import yaml
 
+from tests.conformance.differential import local_raw_cloud
 from tests.conformance.rawcloud import Credentials, RawCloud
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,24 +62,8 @@ def realstack_admin() -> RawCloud:
     return _connect(REALSTACK_ADMIN_CLOUD)
 
 
-def _first_cloud_entry(config: dict[str, object]) -> dict[str, object]:
-    clouds = config.get("clouds")
-    if isinstance(clouds, dict) and clouds:
-        entry = next(iter(clouds.values()))
-        assert isinstance(entry, dict)
-        return entry
-    return config
-
-
 @pytest.fixture(scope="session")
 def localcloud() -> Iterator[RawCloud]:
     """declstack's own local cloud, started for the session, as a raw session."""
-    from declstack_localcloud import LocalCloud
-
-    # Nova's default quotas, as realstack has them; the local cloud's own defaults are
-    # far higher so that 10,000-server benchmarks fit.
-    nova_defaults = {"quota_instances": 10, "quota_cores": 20, "quota_ram": 51200}
-    with LocalCloud(faults=nova_defaults) as cloud:
-        raw = RawCloud(Credentials.from_cloud_entry(_first_cloud_entry(cloud.cloud_config())))
-        raw.authenticate()
+    with local_raw_cloud() as raw:
         yield raw

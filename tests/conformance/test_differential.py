@@ -1,72 +1,30 @@
 """Differential check: the same request sequence against real OpenStack and the local cloud.
 
 Real Nova is right. Every difference in status code or in a compared field
-fails, unless it is in ALLOWED below (each with its reason, also listed in
-docs/differential.md). The sequence itself is data: tests/conformance/steps.py.
+fails, unless it is in ALLOWED (tests/conformance/differential.py, each with its
+reason, also listed in docs/differential.md). The sequence itself is data:
+tests/conformance/steps.py. The same comparison against the stored captures,
+with no real service, is tests/integration/test_differential_offline.py.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.conformance.rawcloud import JSON, RawCloud
-from tests.conformance.sequence import Outcome, Runner, differences, run_sequence
+from tests.conformance.differential import (
+    ALLOWED,
+    load_capture,
+    sequence_capture_problems,
+    unexplained_differences,
+)
+from tests.conformance.rawcloud import RawCloud
+from tests.conformance.sequence import Outcome, Runner, run_sequence
 from tests.conformance.steps import STEPS, Step
 
 pytestmark = pytest.mark.conformance
-
-CAPTURES = Path(__file__).resolve().parent / "captures"
-
-
-@dataclass(frozen=True)
-class Allowed:
-    """A known, accepted difference: step and flattened path are fnmatch patterns."""
-
-    step: str
-    path: str
-    reason: str
-
-
-SCHEMA_MESSAGE = (
-    "Nova's JSON-schema error text embeds Python reprs of the request and jsonschema's "
-    "wording; clients print it but never parse it. The status code and the badRequest "
-    "envelope are still compared."
-)
-
-ALLOWED: tuple[Allowed, ...] = (
-    Allowed(
-        "subnet-list",
-        "subnets.*.cidr.0",
-        "the local cloud's private subnet is a /16 so that 10,000 servers get addresses "
-        "(realstack's bootstrap makes a /24); no client reads the prefix length",
-    ),
-    Allowed("error-networks-omitted", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("error-tags-before-2.52", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("error-invalid-tag-create", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("metadata-bad-key", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("tags-invalid-comma", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("error-auto-before-2.37", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed("error-name-bad-regex", "<body>.badRequest.message", SCHEMA_MESSAGE),
-    Allowed(
-        "image-*",
-        "*<keys>.owner_specified.openstack.*",
-        "properties openstacksdk's create_image added when realstack uploaded cirros; "
-        "user metadata, not part of Glance's image schema",
-    ),
-)
-
-
-def allowed(step: str, path: str) -> Allowed | None:
-    """The allow-list entry that covers this difference, if any."""
-    for a in ALLOWED:
-        if fnmatch.fnmatchcase(step, a.step) and fnmatch.fnmatchcase(path, a.path):
-            return a
-    return None
 
 
 def _play(cloud: RawCloud) -> dict[str, Outcome]:
@@ -86,11 +44,6 @@ def local_outcomes(localcloud: RawCloud) -> dict[str, Outcome]:
     return _play(localcloud)
 
 
-def _short(value: JSON) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= 300 else text[:300] + "..."
-
-
 def test_step_names_are_unique() -> None:
     """Outcomes are keyed by step name, so two steps must never share one."""
     names = [s.name for s in STEPS]
@@ -104,17 +57,20 @@ def test_allow_list_entries_match_steps() -> None:
         assert fnmatch.filter(names, a.step), f"allow-list entry matches no step: {a}"
 
 
+def test_captures_are_of_todays_sequence() -> None:
+    """captures/ holds exactly one capture per step of STEPS, numbered in order."""
+    assert sequence_capture_problems() == [], "run python -m tests.conformance.capture"
+
+
 @pytest.mark.parametrize("step", STEPS, ids=[s.name for s in STEPS])
 def test_real_services_still_match_captures(step: Step, real_outcomes: dict[str, Outcome]) -> None:
     """The captures in captures/ are what real Nova answers today (regenerate with capture.py)."""
     name = step.name
-    index = json.loads((CAPTURES / "index.json").read_text())
-    files = {e["file"].split("-", 1)[1].removesuffix(".json"): e["file"] for e in index}
-    assert name in files, f"no capture for step {name}: run python -m tests.conformance.capture"
-    captured = json.loads((CAPTURES / files[name]).read_text())
+    captured = load_capture(name)  # fails when there is no capture
     got = real_outcomes[name]
-    assert got.status == captured["status"], f"{name}: real status changed"
-    assert json.loads(json.dumps(got.compared)) == captured["compared"]
+    assert json.loads(json.dumps(got.request)) == captured.request, f"{name}: request changed"
+    assert got.status == captured.status, f"{name}: real status changed"
+    assert json.loads(json.dumps(got.compared)) == captured.compared
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.name for s in STEPS])
@@ -122,13 +78,5 @@ def test_local_cloud_agrees_with_real(
     step: Step, real_outcomes: dict[str, Outcome], local_outcomes: dict[str, Outcome]
 ) -> None:
     """Same request, same status code and same compared fields, or an allow-listed reason."""
-    name = step.name
-    real, local = real_outcomes[name], local_outcomes[name]
-    unexplained = [d for d in differences(real, local) if allowed(name, d[0]) is None]
-    report = "\n".join(
-        f"  {path}: real={_short(r)} local={_short(lo)}" for path, r, lo in unexplained
-    )
-    assert not unexplained, (
-        f"{real.request['method']} {real.request['path']} "
-        f"(microversion {real.request['microversion']}) differs:\n{report}"
-    )
+    report = unexplained_differences(real_outcomes[step.name], local_outcomes[step.name])
+    assert report is None, report
