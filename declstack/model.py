@@ -78,6 +78,9 @@ class Spec:
     servers: tuple[DesiredServer, ...]
     cloud: str | None = None
     path: str = "<spec>"
+    #: Values read from allowed secret-looking or OS_* variables; plans mask them.
+    #: Kept out of repr so a log line or traceback cannot print them.
+    sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,8 @@ class Plan:
     stack: str
     changes: tuple[Change, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: The spec's sensitive values (`Spec.sensitive`); every rendering masks them.
+    sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -9,20 +9,22 @@ problem carries the file:line:col of the value it is about.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
-from declstack.interpolate import interpolate
+from declstack.interpolate import mask_text, substitute
 from declstack.model import (
     NETWORKS_AUTO,
     DesiredServer,
@@ -39,6 +41,16 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "spec-v1.json"
 SPEC_VERSION = 1
 #: Nova keeps user_data base64-encoded and refuses more than this many characters.
 MAX_USER_DATA_BASE64 = 65535
+#: The most bytes of user_data whose base64 fits (49149); a file is read up to one more.
+MAX_USER_DATA_BYTES = MAX_USER_DATA_BASE64 // 4 * 3
+#: A spec file is read only up to this size (plus one byte, to know it is larger).
+#: Real specs are a few KB (a 5000-server stack is one entry with count:); 1 MiB
+#: still holds thousands of entries, and parsing it stays within seconds and
+#: a few hundred MB, where a 20 MB list took minutes and a gigabyte.
+MAX_SPEC_BYTES = 1024 * 1024
+#: Servers one spec may expand to. The benchmarks plan 5000; far more would
+#: take minutes of list calls, and an unbounded count could exhaust memory.
+MAX_SERVERS = 10_000
 #: Nova tags are at most 60 characters; the stack tag must fit.
 MAX_TAG_LENGTH = 60
 #: Hostname label limit; Nova derives the hostname from the server name.
@@ -117,28 +129,87 @@ def spec_schema() -> dict[str, Any]:
     return schema
 
 
+def _is_integer(_checker: object, instance: object) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 2.0 as an integer; YAML keeps it a float, and `count: 2.0`
+# would then pass the schema and expand to nothing.
+_StrictValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
+
+
 @functools.cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(spec_schema())
+    validator: Draft202012Validator = _StrictValidator(spec_schema())
+    return validator
 
 
-def load_spec(path: str | Path, environ: Mapping[str, str] | None = None) -> Spec:
+def read_bounded(path: str | Path, limit: int) -> tuple[bytes, int | None]:
+    """At most `limit + 1` bytes of `path`, and its size when it is a regular file.
+
+    Reading one byte past the limit tells "too large" from "exactly the limit"
+    without trusting the size (a FIFO or /dev/zero has none); memory stays
+    bounded whatever the file is. Raises OSError.
+    """
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        size = info.st_size if stat.S_ISREG(info.st_mode) else None
+        return handle.read(limit + 1), size
+
+
+def _decode(data: bytes, file: str, what: str = "") -> str:
+    """UTF-8 text, or a SpecError at the line and column of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start].decode("utf-8")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        bad = data[error.start : error.start + 1].hex()
+        message = f"{what}not UTF-8 text: byte 0x{bad} ({error.reason}); save it as UTF-8"
+        where = SourceLocation(file, line, column)
+        raise SpecError([SpecProblem(where, "", message)]) from error
+
+
+def load_spec(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    allow_env: Collection[str] = frozenset(),
+    allow_outside_files: bool = False,
+) -> Spec:
     """Read and validate the spec at `path`; raise `SpecError` listing every problem.
 
     `environ` supplies `${VAR}` values (default: the process environment);
-    `user_data: {file: ...}` is read relative to the spec's folder.
+    `allow_env` names the OS_* or secret-looking variables it may read (their
+    values become `Spec.sensitive`). `user_data: {file: ...}` is read relative
+    to the spec's folder, and must stay inside it unless `allow_outside_files`.
+    The file is read only up to MAX_SPEC_BYTES.
     """
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise SpecError(
-            [SpecProblem(None, "", f"{file}: not UTF-8 text ({error.reason})")]
-        ) from error
+        data, size = read_bounded(path, MAX_SPEC_BYTES)
     except OSError as error:
         reason = error.strerror or str(error)
         raise SpecError([SpecProblem(None, "", f"cannot read {file}: {reason}")]) from error
-    return parse_spec(text, file, environ=environ, base_dir=Path(path).parent)
+    if len(data) > MAX_SPEC_BYTES:
+        told = f"is {size} bytes" if size is not None else f"is larger than {MAX_SPEC_BYTES} bytes"
+        message = (
+            f"{file}: the spec {told}; declstack reads specs of at most {MAX_SPEC_BYTES} bytes "
+            "(1 MiB) and did not parse it (many alike servers need one entry with count:)"
+        )
+        raise SpecError([SpecProblem(None, "", message)])
+    return parse_spec(
+        _decode(data, file),
+        file,
+        environ=environ,
+        base_dir=Path(path).parent,
+        allow_env=allow_env,
+        allow_outside_files=allow_outside_files,
+    )
 
 
 def parse_spec(
@@ -146,13 +217,27 @@ def parse_spec(
     file: str = "<spec>",
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    *,
+    allow_env: Collection[str] = frozenset(),
+    allow_outside_files: bool = False,
 ) -> Spec:
-    """Validate spec `text` as if read from `file`; see `load_spec`."""
+    """Validate spec `text` as if read from `file`; see `load_spec`.
+
+    `text` is not size-checked here (the caller already holds it); the YAML
+    loader still stops at its node and nesting limits.
+    """
     try:
         doc = load_yaml(text, file)
     except YamlSyntaxError as error:
         raise SpecError([SpecProblem(error.location, "", error.message)]) from error
-    checker = _Checker(doc, file, os.environ if environ is None else environ, base_dir or Path("."))
+    checker = _Checker(
+        doc,
+        file,
+        os.environ if environ is None else environ,
+        base_dir or Path("."),
+        frozenset(allow_env),
+        allow_outside_files,
+    )
     return checker.run()
 
 
@@ -189,22 +274,36 @@ class _Checker:
     """Collects every problem of one document, then builds the `Spec` if there are none."""
 
     def __init__(
-        self, doc: YamlDocument, file: str, environ: Mapping[str, str], base_dir: Path
+        self,
+        doc: YamlDocument,
+        file: str,
+        environ: Mapping[str, str],
+        base_dir: Path,
+        allow_env: frozenset[str],
+        allow_outside_files: bool,
     ) -> None:
         self.doc = doc
         self.file = file
         self.environ = environ
         self.base_dir = base_dir
+        self.allow_env = allow_env
+        self.allow_outside_files = allow_outside_files
+        self.sensitive: set[str] = set()
         self.problems: list[SpecProblem] = []
         self.failed_paths: set[DocPath] = set()
         self.user_data_cache: dict[DocPath, str | None] = {}
+        self.server_total = 0
 
     def add(self, path: DocPath, message: str, location: SourceLocation | None = None) -> None:
         where = location or self.doc.location(path) or SourceLocation(self.file, 1, 1)
         self.problems.append(SpecProblem(where, format_path(path), message))
 
     def fail(self) -> SpecError:
-        unique = dict.fromkeys(self.problems)
+        """Every problem, in file order, with sensitive values masked (a message may quote one)."""
+        unique = dict.fromkeys(
+            SpecProblem(p.location, p.path, mask_text(p.message, self.sensitive))
+            for p in self.problems
+        )
         ordered = sorted(
             unique, key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0)
         )
@@ -239,15 +338,16 @@ class _Checker:
         spec = self.build(data)
         if self.problems:
             raise self.fail()
-        return spec
+        return dataclasses.replace(spec, sensitive=frozenset(self.sensitive))
 
     def interpolated(self, value: object, path: DocPath) -> object:
         if isinstance(value, str):
-            result, errors = interpolate(value, self.environ)
-            for message in errors:
+            result = substitute(value, self.environ, self.allow_env)
+            for message in result.errors:
                 self.add(path, message)
                 self.failed_paths.add(path)
-            return result
+            self.sensitive |= result.sensitive
+            return result.text
         if isinstance(value, list):
             return [self.interpolated(item, (*path, i)) for i, item in enumerate(value)]
         if isinstance(value, dict):
@@ -297,6 +397,8 @@ class _Checker:
             return f"must be at most {value} characters, got {len(instance)}"
         if validator == "minimum":
             return f"must be {value} or more, got {instance}"
+        if validator == "maximum":
+            return f"must be {value} or less, got {instance}"
         if validator == "maxItems" and isinstance(instance, list):
             return f"must have at most {value} items, got {len(instance)}"
         if validator == "minItems":
@@ -359,7 +461,8 @@ class _Checker:
         for index, item in enumerate(items):
             if item in seen:
                 first = self.doc.location((*path, seen.index(item)))
-                self.add((*path, index), f"{json.dumps(item)} is listed twice (first at {first})")
+                shown = json.dumps(item, default=str, ensure_ascii=False)
+                self.add((*path, index), f"{shown} is listed twice (first at {first})")
             else:
                 seen.append(item)
 
@@ -470,6 +573,18 @@ class _Checker:
             return []
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return []
+        if count > MAX_SERVERS or self.server_total + count > MAX_SERVERS:
+            # A count alone above the limit is the schema's `maximum` error.
+            if count <= MAX_SERVERS and self.server_total <= MAX_SERVERS:
+                self.add(
+                    ("servers", index, "count") if replicated else ("servers", index),
+                    f"too many servers: this entry brings the spec to "
+                    f"{self.server_total + count}, and declstack plans at most "
+                    f"{MAX_SERVERS} per spec; split the stack",
+                )
+            self.server_total = MAX_SERVERS + 1  # reported once; expand no more
+            return []
+        self.server_total += count
         name_path: DocPath = ("servers", index, "name")
         # Any explicit count numbers the servers, so scaling 1 <-> 2 keeps `web-1`.
         expanded = [f"{name}-{n}" for n in range(1, count + 1)] if replicated else [name]
@@ -552,25 +667,76 @@ class _Checker:
             if not isinstance(name, str) or not name:
                 return None
             path = (*path, "file")
-            target = self.base_dir / name
-            try:
-                content = target.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                self.add(path, f"user_data file {str(target)!r} is not UTF-8 text")
-                return None
-            except OSError as error:
-                self.add(path, f"cannot read user_data file {str(target)!r}: {error.strerror}")
+            content = self.read_user_data_file(name, path)
+            if content is None:
                 return None
         elif isinstance(value, str):
             content = value
         else:
             return None
         size = len(content.encode("utf-8"))
+        self.check_user_data_size(size, path)
+        return content
+
+    def check_user_data_size(self, size: int, path: DocPath) -> bool:
         encoded = 4 * math.ceil(size / 3)
-        if encoded > MAX_USER_DATA_BASE64:
+        if encoded <= MAX_USER_DATA_BASE64:
+            return True
+        self.add(
+            path,
+            f"user_data is too large: {size} bytes are {encoded} characters in base64, "
+            f"Nova accepts at most {MAX_USER_DATA_BASE64} (about 48 KiB of text)",
+        )
+        return False
+
+    def read_user_data_file(self, name: str, path: DocPath) -> str | None:
+        """The file's text, read only inside the spec's folder and only up to Nova's limit."""
+        target = self.base_dir / name
+        shown = repr(str(target))
+        folder = self.base_dir.resolve()
+        resolved = target.resolve()
+        if not self.allow_outside_files and not resolved.is_relative_to(folder):
             self.add(
                 path,
-                f"user_data is too large: {size} bytes are {encoded} characters in base64, "
-                f"Nova accepts at most {MAX_USER_DATA_BASE64} (about 48 KiB of text)",
+                f"{name!r} is outside the spec's folder {folder}; move it there or pass "
+                "--allow-outside-files",
             )
-        return content
+            return None
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+            fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as error:
+            self.add(path, f"cannot read user_data file {shown}: {error.strerror}")
+            return None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            kind = _file_kind(info.st_mode)
+            self.add(path, f"user_data file {shown} is {kind}, not a regular file")
+            return None
+        with os.fdopen(fd, "rb") as handle:
+            try:
+                data = handle.read(MAX_USER_DATA_BYTES + 1)
+            except OSError as error:
+                self.add(path, f"cannot read user_data file {shown}: {error.strerror}")
+                return None
+        if len(data) > MAX_USER_DATA_BYTES:
+            self.check_user_data_size(max(info.st_size, len(data)), path)
+            return None
+        try:
+            return _decode(data, str(target), "user_data: ")
+        except SpecError:
+            self.add(path, f"user_data file {shown} is not UTF-8 text")
+            return None
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
