@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from declstack import __version__
-from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UserError
+from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Interrupted, UserError
 from declstack.model import Action
 from declstack.spec import SpecError, load_spec
 
@@ -68,9 +71,40 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 ParallelOpt = Annotated[
     int, typer.Option("--parallelism", min=1, max=200, help="Requests in flight at once.")
 ]
+HttpTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--http-timeout",
+        min=0.1,
+        help="Seconds to wait for the cloud to answer one HTTP request (and at most "
+        "--timeout for apply and destroy).",
+    ),
+]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option("--connect-timeout", min=0.1, help="Seconds to wait for a TCP connection."),
+]
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each batch to boot or go.")
 ]
+
+
+#: How long retries of one request may go on when no --timeout bounds them (plan, status).
+PLAN_RETRY_BUDGET = 300.0
+
+
+@dataclass(frozen=True)
+class Http:
+    """HTTP timeouts for one command, and how long retries of one request may take."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    budget: float = PLAN_RETRY_BUDGET
+
+    @classmethod
+    def bounded(cls, connect: float, read: float, timeout: float) -> Http:
+        """For apply and destroy: no single request, nor its retries, outlives --timeout."""
+        return cls(connect=min(connect, timeout), read=min(read, timeout), budget=timeout)
 
 
 def _version(value: bool) -> None:
@@ -96,22 +130,126 @@ def _fail(message: str, hint: str | None = None, code: int = EXIT_ERROR) -> type
 
 
 def _guarded(work: Callable[[], int]) -> None:
-    """Run a command body; turn known failures into messages and exit codes."""
+    """Run a command body; turn every failure into a message and an exit code.
+
+    SIGINT and SIGTERM (how CI systems cancel a job) both stop the work; an
+    unexpected exception is a bug: one line says so and where the trace went.
+    """
     try:
-        code = work()
+        with _interruptible():
+            code = work()
     except SpecError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise _fail(f"the spec has {len(exc.problems)} problem(s); nothing was changed") from None
     except UserError as exc:
         raise _fail(exc.message, exc.hint, exc.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except typer.Exit:
+        raise
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        raise _fail("cancelled; nothing was changed") from None
+    except Exception as exc:
+        from declstack_localcloud import LocalCloudError
+
+        if isinstance(exc, LocalCloudError):
+            raise _fail(exc.message, exc.hint) from None
+        crash = _write_crash_file(exc)
         raise _fail(
-            "interrupted",
-            "servers already requested carry the stack marker; run apply again to converge",
-            130,
+            f"internal error ({type(exc).__name__}): this is a bug in declstack",
+            f"the full trace is in {crash}; please report it with that file",
         ) from None
     raise typer.Exit(code)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM raises `Interrupted` like Ctrl-C does, so both unwind the same way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signal.Signals(signum).name, 128 + signum)
+
+    previous = {
+        signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> NoReturn:
+    from declstack.reconciler import ApplyInterrupted
+
+    cause = exc.cause if isinstance(exc, ApplyInterrupted) else exc
+    name, code = (
+        (cause.signal_name, cause.exit_code) if isinstance(cause, Interrupted) else ("SIGINT", 130)
+    )
+    if not isinstance(exc, ApplyInterrupted):
+        _fail(f"interrupted by {name}; nothing was changed", code=code)
+        _exit_now(code)
+    err.print(f"[bold red]error:[/] interrupted by {name}", markup=True)
+    for label, items in (
+        ("requested", exc.requested),
+        ("sent but not answered in time", exc.unanswered),
+        ("not requested (cancelled)", exc.not_requested),
+    ):
+        err.print(f"  {label}: {len(items)}{_listing(items)}", markup=False)
+    err.print(
+        "  hint: every server requested carries the stack's marker; run apply again to converge",
+        markup=False,
+    )
+    _exit_now(code)
+
+
+def _listing(items: tuple[str, ...], limit: int = 10) -> str:
+    if not items:
+        return ""
+    more = f", and {len(items) - limit} more" if len(items) > limit else ""
+    return " (" + ", ".join(items[:limit]) + more + ")"
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit; if a request is still on the wire after the grace period, do not wait for it."""
+    if threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise typer.Exit(code)
+
+
+def _write_crash_file(exc: BaseException) -> str:
+    """Write the traceback (never locals, so no credentials) to a private file."""
+    import tempfile
+    import time
+    import traceback
+
+    base = os.environ.get("DECLSTACK_CRASH_DIR") or os.environ.get("XDG_STATE_HOME")
+    folder = Path(base) if base else Path.home() / ".local" / "state"
+    if not os.environ.get("DECLSTACK_CRASH_DIR"):
+        folder = folder / "declstack"
+    text = (
+        f"declstack {__version__} crashed at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n"
+        f"command: {' '.join(sys.argv[1:])}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    for where in (folder, Path(tempfile.gettempdir())):
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            path = where / name
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return str(path)
+        except OSError:
+            continue
+    return "(nowhere: no writable folder for a crash file)"
 
 
 def _prompter() -> Callable[[str, bool], str] | None:
@@ -129,10 +267,14 @@ def _local_state_path() -> Path:
 
 
 @contextmanager
-def _open_cloud(spec_cloud: str | None, flag: str | None, debug: bool) -> Iterator[OpenStackCloud]:
+def _open_cloud(
+    spec_cloud: str | None, flag: str | None, debug: bool, http: Http
+) -> Iterator[OpenStackCloud]:
     """Connect to the chosen cloud; for `local`, run the built-in cloud meanwhile."""
     from declstack import credentials
     from declstack.cloud import OpenStackCloud
+
+    timeouts = credentials.HttpTimeouts(connect=http.connect, read=http.read)
 
     if debug:
         credentials.enable_debug_logging()
@@ -144,12 +286,26 @@ def _open_cloud(spec_cloud: str | None, flag: str | None, debug: bool) -> Iterat
 
         state = _local_state_path()
         state.parent.mkdir(parents=True, exist_ok=True)
-        boot = float(os.environ.get("DECLSTACK_LOCAL_BOOT_SECONDS", "1.0"))
+        boot = _boot_seconds(os.environ.get("DECLSTACK_LOCAL_BOOT_SECONDS", "1.0"))
         with LocalCloud(state_path=state, boot_seconds=boot) as local:
-            yield OpenStackCloud(credentials.connect_with_config(local.cloud_config()))
+            conn = credentials.connect_with_config(local.cloud_config(), timeouts)
+            yield OpenStackCloud(conn, retry_budget=http.budget)
         return
     region = credentials.load_region(choice, _prompter())
-    yield OpenStackCloud(credentials.connect_region(region))
+    yield OpenStackCloud(credentials.connect_region(region, timeouts), retry_budget=http.budget)
+
+
+def _boot_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0.0 <= seconds <= 86400.0:  # also refuses nan and inf
+        raise UserError(
+            f"DECLSTACK_LOCAL_BOOT_SECONDS={text!r} is not a number of seconds",
+            hint="set it to a number from 0 to 86400, e.g. 1.5, or unset it",
+        )
+    return seconds
 
 
 def _load(spec_path: Path) -> Spec:
@@ -214,6 +370,8 @@ def plan(
     show_noop: Annotated[
         bool, typer.Option("--show-unchanged", help="List unchanged servers too.")
     ] = False,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
     debug: DebugOpt = False,
 ) -> None:
     """Show what apply would change (a dry run; changes nothing)."""
@@ -222,13 +380,14 @@ def plan(
         from declstack.engine import make_plan
 
         spec = _load(spec_path)
-        with _open_cloud(spec.cloud, cloud, debug) as port:
+        http = Http(connect=connect_timeout, read=http_timeout)
+        with _open_cloud(spec.cloud, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
         _render(the_plan, output, show_noop=show_noop)
         if the_plan.errors:
             return EXIT_ERROR
-        if detailed_exitcode and the_plan.has_changes:
-            return EXIT_CHANGES
+        if detailed_exitcode and the_plan.pending:
+            return EXIT_CHANGES  # servers still in BUILD: apply would wait for them
         return EXIT_OK
 
     _guarded(work)
@@ -267,10 +426,11 @@ def _converge(
     question: Callable[[Spec, Plan], str],
     yes: bool,
     settings: tuple[int, float],
+    http: Http,
 ) -> int:
     """Plan, show, confirm and execute: the shared body of apply and destroy."""
     spec = _load(spec_path)
-    with _open_cloud(spec.cloud, cloud, debug) as port:
+    with _open_cloud(spec.cloud, cloud, debug, http) as port:
         the_plan = make(spec, port)
         _render(the_plan, OutputFormat.text)
         if the_plan.errors:
@@ -288,6 +448,8 @@ def apply(
     yes: YesOpt = False,
     parallelism: ParallelOpt = 10,
     timeout: TimeoutOpt = 900.0,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
     debug: DebugOpt = False,
 ) -> None:
     """Converge the cloud to the spec: create, update, replace and delete servers."""
@@ -302,6 +464,7 @@ def apply(
             lambda spec, _: f"Apply these changes to stack {spec.stack!r}?",
             yes,
             (parallelism, timeout),
+            Http.bounded(connect_timeout, http_timeout, timeout),
         )
     )
 
@@ -313,6 +476,8 @@ def destroy(
     yes: YesOpt = False,
     parallelism: ParallelOpt = 10,
     timeout: TimeoutOpt = 600.0,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
     debug: DebugOpt = False,
 ) -> None:
     """Delete every server the stack owns (servers it does not own are never touched)."""
@@ -329,6 +494,7 @@ def destroy(
             ),
             yes,
             (parallelism, timeout),
+            Http.bounded(connect_timeout, http_timeout, timeout),
         )
     )
 
@@ -343,6 +509,8 @@ def status(
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="text or json.")
     ] = OutputFormat.text,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
     debug: DebugOpt = False,
 ) -> None:
     """Show the stack's servers: name, id, status, addresses, and drift from the spec."""
@@ -352,7 +520,8 @@ def status(
         from declstack.ownership import owner_of
 
         spec = _load(spec_path)
-        with _open_cloud(spec.cloud, cloud, debug) as port:
+        http = Http(connect=connect_timeout, read=http_timeout)
+        with _open_cloud(spec.cloud, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
             others = port.list_all_servers() if all_servers else []
         rows = [

@@ -40,10 +40,19 @@ T = TypeVar("T")
 class CloudError(UserError):
     """A cloud request failed for good (after retries where retrying was safe)."""
 
-    def __init__(self, action: str, message: str, status: int | None = None):
+    def __init__(
+        self, action: str, message: str, status: int | None = None, *, timed_out: bool = False
+    ):
         detail = f"{action}: {message}" + (f" (HTTP {status})" if status else "")
-        super().__init__(detail, hint=_hint(status))
+        hint = TIMEOUT_HINT if timed_out else _hint(status)
+        super().__init__(detail, hint=hint)
         self.status = status
+
+
+TIMEOUT_HINT = (
+    "the cloud accepted the connection but did not answer in time; is it overloaded? "
+    "--http-timeout sets how long to wait for one answer"
+)
 
 
 def _hint(status: int | None) -> str | None:
@@ -105,23 +114,39 @@ def _named(
 class OpenStackCloud:
     """`CloudPort` over an openstacksdk Connection."""
 
-    def __init__(self, conn: Any, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8):
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        max_attempts: int = 8,
+        retry_budget: float = 300.0,
+    ):
         self._conn = conn
         self._version: object = _UNSET
         self._clock = clock
         self._max_attempts = max_attempts
+        self._retry_budget = retry_budget
 
     def _retrying(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run `call`, retrying what is safe to retry, never past the retry budget."""
+        deadline = self._clock.now() + self._retry_budget
+
         def should_retry(exc: BaseException, attempt: int) -> float | None:
             info = classify(exc)
             safe = info.retryable if idempotent else info.not_processed
             if not safe or attempt >= self._max_attempts:
                 return None
+            if info.timed_out and attempt >= 2:
+                return None  # a silent endpoint: one more try, not eight timeouts in a row
             delay = (
                 info.retry_after
                 if info.retry_after is not None
                 else min(30.0, 0.5 * 2 ** (attempt - 1))
             )
+            if self._clock.now() + delay > deadline:
+                log.info("%s: %s; no time left to retry", action, info.message)
+                return None
             log.info("%s: %s; retrying in %.1fs (attempt %d)", action, info.message, delay, attempt)
             return delay
 
@@ -131,7 +156,7 @@ class OpenStackCloud:
             raise
         except Exception as exc:
             info = classify(exc)
-            raise CloudError(action, info.message, info.status) from None
+            raise CloudError(action, info.message, info.status, timed_out=info.timed_out) from None
 
     def _microversion(self) -> str | None:
         if self._version is _UNSET:
@@ -151,6 +176,7 @@ class OpenStackCloud:
         path = "/servers/detail" if detail else "/servers"
         servers: list[dict[str, Any]] = []
         marker: str | None = None
+        seen: set[str] = set()
         while True:
             params = {**query, "limit": str(PAGE_SIZE)}
             if marker:
@@ -161,6 +187,13 @@ class OpenStackCloud:
             if not batch or not page.get("servers_links"):
                 return servers
             marker = str(batch[-1]["id"])
+            if marker in seen:
+                # A page that ends where an earlier one did would loop forever.
+                raise CloudError(
+                    "list servers",
+                    f"the cloud's paging does not advance (marker {marker} repeated)",
+                )
+            seen.add(marker)
 
     def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         from openstack import exceptions

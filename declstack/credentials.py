@@ -9,7 +9,9 @@ values are asked for (password hidden); without one, the error names them.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -104,12 +106,76 @@ def _missing_domains(auth: Mapping[str, Any]) -> dict[str, str]:
     return fixes
 
 
+def _first_existing(override: str | None, defaults: list[str]) -> str | None:
+    """The file openstacksdk would read: the override, else the first that exists."""
+    for path in ([override] if override else []) + defaults:
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def check_config_files(environ: Mapping[str, str]) -> None:
+    """Refuse a clouds.yaml / secure.yaml that openstacksdk would misread.
+
+    openstacksdk skips a file it cannot parse (so the cloud reads as "not found")
+    and crashes on one of the wrong shape; say which file is wrong, and where.
+    """
+    import yaml
+    from openstack.config import loader
+
+    for override, defaults in (
+        (environ.get("OS_CLIENT_CONFIG_FILE"), loader.CONFIG_FILES),
+        (environ.get("OS_CLIENT_SECURE_FILE"), loader.SECURE_FILES),
+    ):
+        path = _first_existing(override, list(defaults))
+        if path is None:
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle) if path.endswith(".json") else yaml.safe_load(handle)
+        except PermissionError:
+            continue  # openstacksdk skips an unreadable file too
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+        except (ValueError, yaml.YAMLError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise UserError(
+                f"{where}: not valid YAML: {problem}",
+                hint="fix the file (openstacksdk would skip it and report the cloud as not found)",
+            ) from None
+        _check_config_shape(path, data)
+
+
+def _check_config_shape(path: str, data: object) -> None:
+    def wrong(what: str, found: object) -> UserError:
+        return UserError(
+            f"{path}: {what} must be a mapping, not {type(found).__name__}",
+            hint="see https://docs.openstack.org/openstacksdk/latest/user/config/configuration.html",
+        )
+
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise wrong("the file", data)
+    clouds = data.get("clouds", {})
+    if not isinstance(clouds, dict):
+        raise wrong("`clouds`", clouds)
+    for name, entry in clouds.items():
+        if not isinstance(entry, dict):
+            raise wrong(f"cloud {name!r}", entry)
+        if not isinstance(entry.get("auth", {}), dict):
+            raise wrong(f"`auth` of cloud {name!r}", entry["auth"])
+
+
 def load_region(choice: CloudChoice, prompt: Prompter | None) -> Any:
     """Build openstacksdk's CloudRegion for `choice`, asking for what is missing."""
     from keystoneauth1 import exceptions as ksa_exc
     from openstack import exceptions as sdk_exc
     from openstack.config import loader
 
+    check_config_files(os.environ)
     try:
         config = loader.OpenStackConfig()
         base = config.get_one(cloud=choice.name, validate=False)
@@ -173,26 +239,45 @@ def _missing_password_options(config: Mapping[str, Any]) -> list[str]:
     return missing
 
 
-def connect_region(region: Any) -> Any:
+@dataclass(frozen=True)
+class HttpTimeouts:
+    """Seconds to wait for a TCP connection, and for an answer once a request is sent.
+
+    openstacksdk sets none by default, so an endpoint that accepts the connection
+    and never answers would hang declstack forever. The read default suits a slow
+    real cloud: Nova answers a 1000-server detail page or a create in seconds.
+    """
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+DEFAULT_TIMEOUTS = HttpTimeouts()
+
+
+def connect_region(region: Any, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS) -> Any:
     """Open a Connection and authenticate once, turning failures into UserErrors."""
     from openstack import connection
 
     conn = connection.Connection(config=region)
-    authenticate(conn)
+    # keystoneauth passes the session's timeout straight to requests, which takes
+    # a (connect, read) pair; every request, the token request included, gets it.
+    conn.session.timeout = (timeouts.connect, timeouts.read)  # type: ignore[assignment]
+    authenticate(conn, timeouts)
     return conn
 
 
-def authenticate(conn: Any) -> None:
+def authenticate(conn: Any, timeouts: HttpTimeouts = DEFAULT_TIMEOUTS) -> None:
     """Get a token now, so a bad password fails before any planning."""
 
     auth_url = conn.config.config.get("auth", {}).get("auth_url", "?")
     try:
         conn.authorize()
     except Exception as exc:  # openstacksdk wraps keystoneauth errors in its own types
-        raise _auth_error(exc, auth_url) from None
+        raise _auth_error(exc, auth_url, timeouts) from None
 
 
-def _auth_error(exc: Exception, auth_url: str) -> UserError:
+def _auth_error(exc: Exception, auth_url: str, timeouts: HttpTimeouts) -> UserError:
     from keystoneauth1 import exceptions as ksa_exc
 
     from declstack.errors import classify
@@ -208,6 +293,13 @@ def _auth_error(exc: Exception, auth_url: str) -> UserError:
             f"authentication failed at {auth_url}: the user name, password or project is wrong",
             hint="check OS_USERNAME / OS_PASSWORD / OS_PROJECT_NAME or the clouds.yaml entry",
         )
+    if isinstance(exc, ksa_exc.ConnectTimeout):
+        return UserError(
+            f"the identity service at {auth_url} did not answer: no reply within "
+            f"{timeouts.read:g}s to a request",
+            hint="is the cloud overloaded or auth_url pointing at the wrong port? "
+            "--http-timeout sets how long to wait for an answer",
+        )
     if isinstance(exc, (ksa_exc.ConnectFailure, ksa_exc.ConnectionError)) or (
         info.status is None and "connect" in type(exc).__name__.lower()
     ):
@@ -220,10 +312,12 @@ def _auth_error(exc: Exception, auth_url: str) -> UserError:
     return UserError(f"authentication at {auth_url} failed: {info.message}")
 
 
-def connect_with_config(cloud_config: Mapping[str, Any]) -> Any:
+def connect_with_config(
+    cloud_config: Mapping[str, Any], timeouts: HttpTimeouts = DEFAULT_TIMEOUTS
+) -> Any:
     """Connect with an explicit clouds.yaml-style entry (the built-in local cloud)."""
     from openstack.config import loader
 
     config = loader.OpenStackConfig(load_yaml_config=False, load_envvars=False)
     region = config.get_one(**dict(cloud_config))
-    return connect_region(region)
+    return connect_region(region, timeouts)

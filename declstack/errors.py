@@ -33,6 +33,15 @@ class UserError(Exception):
         self.exit_code = exit_code
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: stop what is going on, say where it stopped."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
 @dataclass(frozen=True)
 class Classified:
     """How to treat a failed cloud request."""
@@ -42,6 +51,7 @@ class Classified:
     status: int | None
     retry_after: float | None
     message: str
+    timed_out: bool = False
 
 
 def _retry_after(headers: object, body: object) -> float | None:
@@ -141,4 +151,5 @@ def classify(exc: BaseException) -> Classified:
         status=None,
         retry_after=None,
         message=message,
+        timed_out="Timeout" in names,
     )

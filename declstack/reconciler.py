@@ -11,9 +11,10 @@ for the whole stack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, replace
 
 from declstack.errors import UserError
 from declstack.model import GONE_STATUSES, Action, Change, ObservedServer, Plan
@@ -43,6 +44,8 @@ class Result:
     ok: bool
     message: str
     server_id: str | None = None
+    #: The server was built but went to ERROR: a fresh one may well boot.
+    in_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,32 @@ class Settings:
     parallelism: int = 10
     create_timeout: float = 900.0
     delete_timeout: float = 600.0
+    #: Builds per server when one goes to ERROR while waited for (the first included).
+    create_attempts: int = 3
+    #: After an interrupt, how long requests already on the wire may take to answer.
+    interrupt_grace: float = 10.0
+
+
+class ApplyInterrupted(KeyboardInterrupt):
+    """Apply was stopped (SIGINT / SIGTERM): what had been requested, and what not.
+
+    Queued requests are cancelled, never sent; those already sent had
+    `interrupt_grace` seconds to answer. Every server requested carries the
+    stack's marker, so the next apply finds it and converges.
+    """
+
+    def __init__(
+        self,
+        cause: BaseException,
+        requested: tuple[str, ...],
+        unanswered: tuple[str, ...],
+        not_requested: tuple[str, ...],
+    ) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.requested = requested
+        self.unanswered = unanswered
+        self.not_requested = not_requested
 
 
 def judge_active(server: ObservedServer | None) -> tuple[State, str]:
@@ -105,8 +134,31 @@ class Reconciler:
         self._emit = on_event or (lambda event: None)
 
     def apply(self, plan: Plan) -> ApplyReport:
+        """Execute `plan`; on SIGINT/SIGTERM raise `ApplyInterrupted` saying what was sent."""
         if plan.errors:
             raise UserError("the plan has errors; nothing was changed")
+        self._sent: dict[int, Change] = {}
+        self._unanswered: dict[int, Change] = {}
+        try:
+            return self._apply(plan)
+        except ApplyInterrupted:
+            raise
+        except KeyboardInterrupt as exc:
+            changes = list(enumerate(plan.changes))
+            waited = {k for k, c in changes if c.action is Action.NOOP}
+            not_requested = [
+                c
+                for k, c in changes
+                if c.is_pending and k not in waited | self._sent.keys() | self._unanswered.keys()
+            ]
+            raise ApplyInterrupted(
+                exc,
+                requested=_labels(c for _, c in sorted(self._sent.items())),
+                unanswered=_labels(c for _, c in sorted(self._unanswered.items())),
+                not_requested=_labels(not_requested),
+            ) from None
+
+    def _apply(self, plan: Plan) -> ApplyReport:
         # Changes are keyed by their position in the plan: duplicates of one name
         # share an address, and each must be tracked (and reported) on its own.
         items = list(enumerate(plan.changes))
@@ -151,31 +203,51 @@ class Reconciler:
         return ApplyReport(tuple(results[k] for k in sorted(results)))
 
     def _parallel(
-        self, items: list[Keyed], work: Callable[[Change], Result], doing: str
+        self, items: list[Keyed], work: Callable[[int, Change], Result], doing: str
     ) -> dict[int, Result]:
         """Run `work` on each change with bounded parallelism.
 
         Events are emitted here, on the calling thread, as results come in: a
         display never runs on a worker thread, and a display failure can never
-        turn a successful request into a failed change.
+        turn a successful request into a failed change. On an interrupt, queued
+        requests are cancelled (never sent) and those on the wire get a bounded
+        grace to answer, so the interrupt can say what was requested.
         """
         if not items:
             return {}
         results: dict[int, Result] = {}
         workers = max(1, min(self._settings.parallelism, len(items)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_guard, change, work): key for key, change in items}
+        pool = ThreadPoolExecutor(max_workers=workers)
+        futures: dict[Future[Result], Keyed] = {}
+        try:
+            for key, change in items:
+                futures[pool.submit(_guard, key, change, work)] = (key, change)
             for future in as_completed(futures):
+                key, change = futures[future]
                 result = future.result()
-                results[futures[future]] = result
+                results[key] = result
+                self._sent[key] = change
                 if result.ok and doing:
                     self._emit(
                         Event(result.address, f"{result.address}: {doing} {result.server_id}")
                     )
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            on_the_wire = [f for f in futures if not f.cancelled() and not f.done()]
+            wait(on_the_wire, timeout=self._settings.interrupt_grace)
+            for future, (key, change) in futures.items():
+                if future.cancelled():
+                    continue
+                if future.done():
+                    self._sent[key] = change
+                else:
+                    self._unanswered[key] = change
+            raise
+        pool.shutdown(wait=True)
         return results
 
     def _run_updates(self, updates: list[Keyed]) -> dict[int, Result]:
-        def update(change: Change) -> Result:
+        def update(key: int, change: Change) -> Result:
             assert change.before is not None and change.patch is not None
             self._cloud.update_server(change.before.id, change.patch)
             return Result(
@@ -190,7 +262,7 @@ class Reconciler:
     def _delete_and_wait(
         self, stack: str, changes: list[Keyed], *, old_half: bool = False
     ) -> dict[int, Result]:
-        def delete(change: Change) -> str:
+        def delete(key: int, change: Change) -> str:
             assert change.before is not None
             self._cloud.delete_server(change.before.id)
             return change.before.id
@@ -216,7 +288,11 @@ class Reconciler:
     def _create_and_wait(
         self, stack: str, changes: list[Keyed], in_build: list[Keyed]
     ) -> dict[int, Result]:
-        def create(change: Change) -> str:
+        """Create and wait until ACTIVE; a server the wait sees go to ERROR is deleted
+        and built again, up to `create_attempts` builds, as a plan replaces one found
+        in ERROR. A server a previous run left in BUILD is healed the same way."""
+
+        def create(key: int, change: Change) -> str:
             assert change.create is not None, "plan was not resolved"
             return self._cloud.create_server(change.create)
 
@@ -229,6 +305,8 @@ class Reconciler:
             for k, c in in_build
             if c.before
         }
+        creating = dict(changes)
+        creating.update(in_build)
         results = self._request_and_wait(
             stack,
             changes,
@@ -240,15 +318,76 @@ class Reconciler:
             done=done,
             already=building,
         )
+        builds = dict.fromkeys(results, 1)
+        first_fault: dict[int, str] = {}
+        limit = self._settings.create_attempts
+        while True:
+            again = [
+                (k, creating[k])
+                for k, r in sorted(results.items())
+                if r.in_error and creating[k].create is not None and builds[k] < limit
+            ]
+            if not again:
+                break
+            broken = {k: results[k] for k, _ in again}
+            for k, change in again:
+                first_fault.setdefault(k, broken[k].message)
+                builds[k] += 1
+                self._emit(
+                    Event(
+                        change.address,
+                        f"{change.address}: {broken[k].message}; deleting it and building it "
+                        f"again (build {builds[k]} of {limit})",
+                    )
+                )
+
+            gone = self._request_and_wait(
+                stack,
+                again,
+                functools.partial(self._delete_listed, {k: r.server_id for k, r in broken.items()}),
+                doing="deleting",
+                judge=judge_gone,
+                timeout=self._settings.delete_timeout,
+                target="gone",
+                done=lambda action, seconds: "gone",
+            )
+            for k, _ in again:
+                if not gone[k].ok:
+                    message = f"{broken[k].message}; deleting it failed: {gone[k].message}"
+                    results[k] = replace(broken[k], message=message, in_error=False)
+            ready = [(k, c) for k, c in again if gone[k].ok]
+            results.update(
+                self._request_and_wait(
+                    stack,
+                    ready,
+                    create,
+                    doing="creating",
+                    judge=judge_active,
+                    timeout=self._settings.create_timeout,
+                    target="ACTIVE",
+                    done=done,
+                )
+            )
+        for k, fault in first_fault.items():
+            result = results[k]
+            tail = f"build {builds[k]} of {limit}; the first {fault}"
+            results[k] = replace(result, message=f"{result.message} ({tail})")
         for _, result in sorted(results.items()):
             self._report(result)
         return results
+
+    def _delete_listed(self, ids: Mapping[int, str | None], key: int, change: Change) -> str:
+        """Delete the server recorded for `key` (not the plan's `before`)."""
+        server_id = ids[key]
+        assert server_id is not None
+        self._cloud.delete_server(server_id)
+        return server_id
 
     def _request_and_wait(
         self,
         stack: str,
         changes: list[Keyed],
-        send: Callable[[Change], str],
+        send: Callable[[int, Change], str],
         *,
         doing: str,
         judge: Callable[[ObservedServer | None], tuple[State, str]],
@@ -260,8 +399,9 @@ class Reconciler:
         """Send one request per change (returning the server id), then wait for all of
         them (and for `already` requested ones) until `judge` says done or failed."""
 
-        def request(change: Change) -> Result:
-            return Result(change.address, change.action, True, f"{doing} requested", send(change))
+        def request(key: int, change: Change) -> Result:
+            server_id = send(key, change)
+            return Result(change.address, change.action, True, f"{doing} requested", server_id)
 
         requested = self._parallel(changes, request, doing)
         requested.update(already or {})
@@ -278,7 +418,10 @@ class Reconciler:
             else:
                 message = outcome.detail
             ok = outcome.state is State.DONE
-            results[k] = Result(asked.address, asked.action, ok, message, server_id)
+            in_error = outcome.state is State.FAILED and bool(
+                outcome.value and outcome.value.is_error
+            )
+            results[k] = Result(asked.address, asked.action, ok, message, server_id, in_error)
         return results
 
     def _report(self, result: Result) -> None:
@@ -311,9 +454,13 @@ class Reconciler:
         )
 
 
-def _guard(change: Change, work: Callable[[Change], Result]) -> Result:
+def _labels(changes: Iterable[Change]) -> tuple[str, ...]:
+    return tuple(f"{c.address} ({c.action.value})" for c in changes)
+
+
+def _guard(key: int, change: Change, work: Callable[[int, Change], Result]) -> Result:
     try:
-        return work(change)
+        return work(key, change)
     except UserError as exc:
         return Result(change.address, change.action, False, exc.message)
     except Exception as exc:

@@ -27,22 +27,37 @@ from declstack.model import (
 _BUILDS = (Action.CREATE, Action.REPLACE)
 
 
+def _builds(change: Change) -> bool:
+    return change.action in _BUILDS and change.after is not None
+
+
+def _may_rebuild(change: Change) -> bool:
+    """A server still in BUILD is waited for; should it go to ERROR, apply builds it
+    again from the spec, as it would one found in ERROR, so it needs a request too."""
+    return change.action is Action.NOOP and change.is_pending and change.after is not None
+
+
 def needs_catalog(plan: Plan) -> bool:
     """True when some change creates a server, so the catalog must be fetched."""
-    return any(c.action in _BUILDS and c.after is not None for c in plan.changes)
+    return any(_builds(c) or _may_rebuild(c) for c in plan.changes)
 
 
 def resolve(plan: Plan, catalog: Catalog) -> Plan:
-    """Fill `Change.create` for every create/replace, or report what cannot be found."""
+    """Fill `Change.create` for every create/replace, or report what cannot be found.
+
+    For a server in BUILD the request is only a fallback: a reference that no
+    longer resolves leaves it without one (it is still waited for), never an error.
+    """
     diagnostics = list(plan.diagnostics)
     changes: list[Change] = []
     for change in plan.changes:
-        if change.action in _BUILDS and change.after is not None:
+        if (_builds(change) or _may_rebuild(change)) and change.after is not None:
             request, problems = _create_request(plan.stack, change.after, catalog)
-            diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
+            if _builds(change):
+                diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
             change = dataclasses.replace(change, create=request)
         changes.append(change)
-    return Plan(plan.stack, tuple(changes), tuple(diagnostics))
+    return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))
 
 
 class _Problems:

@@ -25,6 +25,7 @@ class FakeCloud:
         self.delete_polls = delete_polls
         self.catalog = catalog or Catalog()
         self.fail_boot: set[str] = set()  # names that go to ERROR
+        self.fail_boots: dict[str, int] = {}  # name -> how many more of its boots go to ERROR
         self.fail_create: set[str] = set()  # names whose POST fails
         self.fail_delete: set[str] = set()  # ids whose DELETE is refused (409, e.g. locked)
         self.fail_tag_removal: set[str] = set()  # tags whose DELETE fails
@@ -48,6 +49,9 @@ class FakeCloud:
                 self._age[server_id] -= 1
                 if self._age[server_id] <= 0:
                     failed = server.name in self.fail_boot
+                    if self.fail_boots.get(server.name, 0) > 0:
+                        self.fail_boots[server.name] -= 1
+                        failed = True
                     self.servers[server_id] = replace(
                         server,
                         status="ERROR" if failed else "ACTIVE",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from declstack.engine import make_destroy_plan, make_plan
 from declstack.model import (
     Action,
@@ -14,7 +16,7 @@ from declstack.model import (
     ObservedServer,
     Spec,
 )
-from declstack.reconciler import Event, Reconciler, Settings
+from declstack.reconciler import ApplyInterrupted, Event, Reconciler, Settings
 from declstack.waiting import Clock
 from tests.fakes import FakeCloud
 
@@ -189,3 +191,80 @@ def test_a_failed_tag_removal_is_retried_by_the_next_plan() -> None:
     run(cloud, spec(server("a", tags=("new",))))
     (final,) = cloud.servers.values()
     assert "old" not in final.tags and "new" in final.tags
+
+
+def test_a_server_that_goes_to_error_while_waited_for_is_built_again_in_the_same_apply() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    cloud.fail_boots["bad"] = 1
+    events: list[Event] = []
+    _, report = run(cloud, spec(server("good"), server("bad")), events)
+
+    assert report.converged, report.failures
+    bad = next(r for r in report.results if r.address == "bad")
+    assert bad.message.startswith("has been created (ACTIVE after ")
+    assert bad.message.endswith("build 2 of 3; the first went to ERROR: No valid host was found.)")
+    assert cloud.calls.count("create bad") == 2
+    assert names(cloud) == ["bad", "good"]
+    assert all(s.status == "ACTIVE" for s in cloud.servers.values())
+    assert any(
+        e.message == "bad: went to ERROR: No valid host was found.; deleting it and building it "
+        "again (build 2 of 3)"
+        for e in events
+    )
+
+
+def test_rebuilds_after_error_are_bounded_and_the_last_fault_is_shown() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    cloud.fail_boot.add("bad")
+    _, report = run(cloud, spec(server("bad")))
+
+    (failure,) = report.failures
+    assert failure.message == (
+        "went to ERROR: No valid host was found. "
+        "(build 3 of 3; the first went to ERROR: No valid host was found.)"
+    )
+    assert cloud.calls.count("create bad") == 3
+    # The two earlier ERROR servers were deleted; the last one is left for the next plan.
+    assert [s.status for s in cloud.servers.values()] == ["ERROR"]
+
+
+def test_a_server_left_in_build_that_goes_to_error_is_rebuilt_not_left_failed() -> None:
+    cloud = FakeCloud(boot_polls=2, catalog=CATALOG)
+    the_spec = spec(server("a"))
+    first = make_plan(the_spec, cloud)
+    assert first.changes[0].create is not None
+    left_id = cloud.create_server(first.changes[0].create)  # a killed run's request
+    cloud.fail_boots["a"] = 1
+
+    plan, report = run(cloud, the_spec)
+
+    assert plan.changes[0].action is Action.NOOP and plan.changes[0].is_pending
+    assert plan.changes[0].create is not None, "a server in BUILD gets a fallback request"
+    assert report.converged, report.failures
+    assert left_id not in cloud.servers
+    assert names(cloud) == ["a"] and cloud.calls.count("create a") == 2
+
+
+def test_interrupt_cancels_queued_creates_and_says_what_was_and_was_not_requested() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    the_spec = spec(*(server(f"s{n}") for n in range(1, 7)))
+    plan = make_plan(the_spec, cloud)
+
+    def interrupt_on_first_request(event: Event) -> None:
+        if "creating requested" in event.message or ": creating id-" in event.message:
+            raise KeyboardInterrupt
+
+    reconciler = Reconciler(
+        cloud, Settings(parallelism=1), clock=Instant().clock(), on_event=interrupt_on_first_request
+    )
+    with pytest.raises(ApplyInterrupted) as caught:
+        reconciler.apply(plan)
+
+    stopped = caught.value
+    creates = [call for call in cloud.calls if call.startswith("create ")]
+    assert 1 <= len(creates) <= 2, creates  # the first, and at most the one on the wire
+    assert len(stopped.requested) + len(stopped.unanswered) == len(creates)
+    assert stopped.requested[0] == "s1 (create)"
+    assert len(stopped.not_requested) == 6 - len(creates) >= 4
+    everything = {*stopped.requested, *stopped.unanswered, *stopped.not_requested}
+    assert everything == {f"s{n} (create)" for n in range(1, 7)}
