@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ from declstack_localcloud import LocalCloud
 from .conftest import Api, issue_token, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def slow_api(tmp_path: Path) -> Iterator[Api]:
+    """Long transitions (2 s boot and delete, 1 s actions): intermediate states are asserted
+    right after the request, and a busy machine must not let them pass unseen."""
+    with (
+        LocalCloud(
+            state_path=tmp_path / "slow.sqlite", boot_seconds=2.0, delete_seconds=2.0
+        ) as cloud,
+        requests.Session() as session,
+    ):
+        yield Api(cloud, issue_token(cloud), session)
 
 
 def _wait_status(api: Api, server_id: str, status: str, version: str = "2.1") -> dict[str, Any]:
@@ -89,7 +103,8 @@ def test_networks_required_from_2_37_and_none_means_no_addresses(api: Api) -> No
     assert shown["addresses"] == {} and "security_groups" not in shown
 
 
-def test_lifecycle_build_then_active_then_deleted_in_changes_since(api: Api) -> None:
+def test_lifecycle_build_then_active_then_deleted_in_changes_since(slow_api: Api) -> None:
+    api = slow_api
     before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2))
     server = api.boot("life")
     first = api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"]
@@ -114,7 +129,8 @@ def test_lifecycle_build_then_active_then_deleted_in_changes_since(api: Api) -> 
     ]
 
 
-def test_actions_in_a_wrong_state_conflict(api: Api) -> None:
+def test_actions_in_a_wrong_state_conflict(slow_api: Api) -> None:
+    api = slow_api
     server = api.boot("act")
     url = f"/compute/v2.1/servers/{server['id']}/action"
     early = api.request("POST", url, json={"os-stop": None})
