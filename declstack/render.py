@@ -3,17 +3,23 @@
 All three views come from the same `Plan` value and decide nothing: the
 planner already said what happens and why. user_data is never shown, only its
 sha256, since it often carries secrets. declstack's own `declstack:*`
-bookkeeping keys and tags are left out of the human views.
+bookkeeping keys and tags are left out of the human views. Values the spec
+read from allowed secret-looking variables (`Plan.sensitive`) are masked in
+every view, wherever they ended up: names, metadata, descriptions, tags, and
+what the cloud reports back.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from declstack import ownership
+from declstack.interpolate import mask_text
 from declstack.model import (
     Action,
     Change,
@@ -23,6 +29,7 @@ from declstack.model import (
     ObservedServer,
     Plan,
     ServerPatch,
+    frozen_map,
 )
 
 #: Version of the JSON plan format; see docs/plan-format.md. Bump the minor for
@@ -45,6 +52,46 @@ def user_data_digest(user_data: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(user_data.encode()).hexdigest()
 
 
+_T = TypeVar("_T")
+#: Fields never masked: user_data is shown only as a hash (of the real text,
+#: so a change still shows), and statuses/severities drive what is shown.
+_UNMASKED_FIELDS = frozenset({"user_data", "status", "task_state", "severity"})
+
+
+def _masked(value: _T, sensitive: frozenset[str]) -> _T:
+    """A copy of `value` with every sensitive string replaced, through dataclasses,
+    tuples and mappings."""
+    result: Any = value
+    if isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, str):
+        result = mask_text(value, sensitive)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _masked(getattr(value, f.name), sensitive)
+            for f in dataclasses.fields(value)
+            if f.name not in _UNMASKED_FIELDS and f.name != "sensitive"
+        }
+        result = dataclasses.replace(value, **changes)
+    elif isinstance(value, tuple):
+        result = tuple(_masked(item, sensitive) for item in value)
+    elif isinstance(value, Mapping):
+        result = frozen_map(
+            {
+                key if key.startswith(ownership.PREFIX) else mask_text(key, sensitive): (
+                    _masked(item, sensitive)
+                )
+                for key, item in value.items()
+            }
+        )
+    return result  # type: ignore[no-any-return]
+
+
+def masked_plan(plan: Plan) -> Plan:
+    """`plan` with its sensitive values masked everywhere; the views show only this."""
+    return _masked(plan, plan.sensitive) if plan.sensitive else plan
+
+
 def summary_line(plan: Plan) -> str:
     """`Plan: 1 to add, ...` or the no-changes sentence."""
     if not plan.has_changes:
@@ -62,6 +109,9 @@ def summary_line(plan: Plan) -> str:
 
 def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str:
     """Terraform-like text: one block per change, then diagnostics, then the summary."""
+    shown_plan = masked_plan(plan)
+    real = {id(m): c for m, c in zip(shown_plan.changes, plan.changes, strict=True)}
+    plan = shown_plan
 
     def paint(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
@@ -77,7 +127,7 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
         ident = f" (id {change.before.id})" if change.before else ""
         header = f"{symbol} {change.address}{ident}: {change.reason}"
         lines.append(paint(header, _ANSI[change.action]))
-        lines += [f"      {row}" for row in _text_details(change)]
+        lines += [f"      {row}" for row in _text_details(change, real[id(change)])]
     if shown:
         lines.append("")
 
@@ -119,12 +169,24 @@ def _q(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _text_details(change: Change) -> list[str]:
+def _text_details(change: Change, real: Change) -> list[str]:
+    """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action in (Action.CREATE, Action.REPLACE) and change.after is not None:
-        return _desired_rows(change.after, change.before, change.create)
+        return _desired_rows(change.after, change.before, change.create, _forces(real))
     return []
+
+
+def _forces(change: Change) -> set[str]:
+    """The create-time attributes whose change forces this replacement."""
+    before, server = change.before, change.after
+    if before is None or server is None or before.is_error:
+        return set()
+    recorded = ownership.parse_fingerprint(before.metadata.get(ownership.FINGERPRINT_KEY))
+    if recorded is None:
+        return set()
+    return set(ownership.changed_create_attributes(server, before))
 
 
 def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
@@ -148,14 +210,11 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
 
 
 def _desired_rows(
-    server: DesiredServer, before: ObservedServer | None, create: CreateRequest | None
+    server: DesiredServer,
+    before: ObservedServer | None,
+    create: CreateRequest | None,
+    forces: set[str],
 ) -> list[str]:
-    forces: set[str] = set()
-    if before is not None and not before.is_error:
-        recorded = ownership.parse_fingerprint(before.metadata.get(ownership.FINGERPRINT_KEY))
-        if recorded is not None:
-            forces = set(ownership.changed_create_attributes(server, before))
-
     def row(name: str, text: str) -> str:
         return f"{name}: {text}" + ("   # forces replacement" if name in forces else "")
 
@@ -194,7 +253,8 @@ def _networks(server: DesiredServer) -> str | list[str]:
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The documented JSON structure of a plan (docs/plan-format.md)."""
+    """The documented JSON structure of a plan (docs/plan-format.md), masked."""
+    plan = masked_plan(plan)
     return {
         "format_version": FORMAT_VERSION,
         "stack": plan.stack,
@@ -312,6 +372,7 @@ def _server_cell(change: Change) -> str:
 
 def render_markdown(plan: Plan) -> str:
     """A PR-comment view: summary, a table of changes, diagnostics, unchanged servers folded."""
+    plan = masked_plan(plan)
     lines = [f"### declstack plan for stack {_code(plan.stack)}", ""]
     lines += [f"**{summary_line(plan)}**", ""]
     changed = [c for c in plan.changes if c.action is not Action.NOOP]

@@ -99,8 +99,8 @@ def _syntax_message(error: yaml.YAMLError) -> str:
 
 def _reader_problem(error: yaml.reader.ReaderError) -> str:
     character = error.character
-    if isinstance(character, str):
-        code = ord(character)
+    if error.encoding == "unicode" and isinstance(character, int | str):
+        code = character if isinstance(character, int) else ord(character)
         return (
             f"the character U+{code:04X} is not allowed in YAML text; inside a double-quoted "
             f'string write it as an escape ("\\u{code:04x}") if you really mean it'
