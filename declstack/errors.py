@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -117,6 +118,28 @@ def _nova_message(body: object) -> str | None:
     return None
 
 
+_UNABLE = re.compile(r"^Unable to establish connection to (?P<url>\S+?):? ")
+_REASONS = (
+    ("Connection refused", "connection refused: nothing listens there"),
+    ("Name or service not known", "the host name does not resolve"),
+    ("Temporary failure in name resolution", "the host name does not resolve"),
+    ("No route to host", "no route to the host"),
+    ("Network is unreachable", "the network is unreachable"),
+    ("Connection reset", "the connection was reset"),
+    ("RemoteDisconnected", "the connection was closed without an answer"),
+)
+
+
+def _connection_message(message: str) -> str:
+    """keystoneauth's 'Unable to establish connection to URL: <urllib3 repr>' as
+    'cannot connect to URL (connection refused: ...)': the URL and the reason only."""
+    found = _UNABLE.match(message)
+    if found is None:
+        return message
+    reason = next((said for raw, said in _REASONS if raw in message), "connection failed")
+    return f"cannot connect to {found.group('url')} ({reason})"
+
+
 def classify(exc: BaseException) -> Classified:
     """Classify an exception raised by openstacksdk / keystoneauth / requests."""
     response = getattr(exc, "response", None)
@@ -141,6 +164,7 @@ def classify(exc: BaseException) -> Classified:
         )
     never_connected = _never_connected(exc)
     names = " ".join(type(link).__name__ for link in _causes(exc))
+    message = _connection_message(message)
     transient = never_connected or any(
         word in names
         for word in ("ConnectFailure", "ConnectionError", "ConnectTimeout", "RemoteDisconnected")

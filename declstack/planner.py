@@ -60,16 +60,15 @@ def plan(
 
     changes: list[Change] = []
     diagnostics: list[Diagnostic] = []
+    clashes: dict[str, list[str]] = {}
     desired_names = set()
     for desired in spec.servers:
         desired_names.add(desired.name)
         group = managed.get(desired.name, [])
         if not group:
             changes.append(Change(desired.name, Action.CREATE, "not in the cloud", after=desired))
-            diagnostics.extend(
-                _conflict_warning(spec.stack, desired.name, server_id)
-                for server_id in sorted(conflicts_by_name.get(desired.name, []))
-            )
+            if desired.name in conflicts_by_name:
+                clashes[desired.name] = sorted(conflicts_by_name[desired.name])
             continue
         kept, extras = _pick_kept(group)
         for extra in extras:
@@ -88,6 +87,7 @@ def plan(
             Change(name, Action.DELETE, "no longer in the spec", before=server) for server in group
         )
 
+    diagnostics.extend(_conflict_warnings(spec.stack, clashes))
     changes.sort(key=_change_key)
     diagnostics.sort(key=_diagnostic_key)
     return Plan(spec.stack, tuple(changes), tuple(diagnostics))
@@ -105,15 +105,44 @@ def _diagnostic_key(diagnostic: Diagnostic) -> tuple[int, str, str]:
     )
 
 
-def _conflict_warning(stack: str, name: str, server_id: str) -> Diagnostic:
-    return Diagnostic(
-        "warning",
-        f'a server named "{name}" (id {server_id}) exists but is not managed by stack '
-        f'"{stack}"; it is left untouched',
-        address=name,
-        hint="declstack never adopts servers it did not create; rename one of them "
-        "if two servers with one name would confuse you",
-    )
+#: Above this many names, same-named strangers are summed up in one warning.
+CONFLICT_NAMES_LISTED = 5
+_CONFLICT_HINT = (
+    "declstack never adopts servers it did not create; rename one of them "
+    "if two servers with one name would confuse you"
+)
+
+
+def _conflict_warnings(stack: str, clashes: Mapping[str, list[str]]) -> list[Diagnostic]:
+    """One warning per name (however many strangers carry it), or one for all of them
+    when many names clash (say, other stacks built from a copy of this spec)."""
+    if len(clashes) > CONFLICT_NAMES_LISTED:
+        names = sorted(clashes)
+        total = sum(len(ids) for ids in clashes.values())
+        shown = ", ".join(names[:CONFLICT_NAMES_LISTED])
+        return [
+            Diagnostic(
+                "warning",
+                f'{total} servers not managed by stack "{stack}" carry names this plan '
+                f"creates ({shown} and {len(names) - CONFLICT_NAMES_LISTED} more); "
+                "they are left untouched",
+                hint=_CONFLICT_HINT,
+            )
+        ]
+    warnings = []
+    for name, ids in sorted(clashes.items()):
+        if len(ids) == 1:
+            message = (
+                f'a server named "{name}" (id {ids[0]}) exists but is not managed by stack '
+                f'"{stack}"; it is left untouched'
+            )
+        else:
+            message = (
+                f'{len(ids)} servers named "{name}" (ids {", ".join(ids)}) exist but are not '
+                f'managed by stack "{stack}"; they are left untouched'
+            )
+        warnings.append(Diagnostic("warning", message, address=name, hint=_CONFLICT_HINT))
+    return warnings
 
 
 def _status_rank(server: ObservedServer) -> int:

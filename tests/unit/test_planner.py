@@ -60,6 +60,34 @@ ROWS = [
         ),
     ),
     Row(
+        "several strangers with one name: one warning listing them",
+        spec=(desired(),),
+        observed=(),
+        conflicts=(("foreign-2", "web-1"), ("foreign-1", "web-1")),
+        expected=(("web-1", Action.CREATE, "not in the cloud"),),
+        diagnostics=(
+            (
+                "warning",
+                '2 servers named "web-1" (ids foreign-1, foreign-2) exist but are not managed by '
+                'stack "demo"; they are left untouched',
+            ),
+        ),
+    ),
+    Row(
+        "many clashing names: one summary warning, not a line per server",
+        spec=tuple(desired(name=f"web-{n}") for n in range(1, 9)),
+        observed=(),
+        conflicts=tuple((f"other-{n}-{k}", f"web-{n}") for n in range(1, 9) for k in (1, 2)),
+        expected=tuple((f"web-{n}", Action.CREATE, "not in the cloud") for n in range(1, 9)),
+        diagnostics=(
+            (
+                "warning",
+                '16 servers not managed by stack "demo" carry names this plan creates '
+                "(web-1, web-2, web-3, web-4, web-5 and 3 more); they are left untouched",
+            ),
+        ),
+    ),
+    Row(
         "server of another stack passed in is ignored",
         spec=(),
         observed=(server(desired(), stack="other"),),
