@@ -84,6 +84,22 @@ ConnectTimeoutOpt = Annotated[
     float,
     typer.Option("--connect-timeout", min=0.1, help="Seconds to wait for a TCP connection."),
 ]
+AllowEnvOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-env",
+        metavar="NAME",
+        help="Let ${NAME} read this OS_* or secret-looking variable (repeatable); "
+        "its value is masked in every plan output.",
+    ),
+]
+AllowOutsideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-files",
+        help="Let `file:` references read outside the spec's folder.",
+    ),
+]
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each batch to boot or go.")
 ]
@@ -308,10 +324,22 @@ def _boot_seconds(text: str) -> float:
     return seconds
 
 
-def _load(spec_path: Path) -> Spec:
+@dataclass(frozen=True)
+class Reading:
+    """What a spec may read beyond itself: secret-looking variables, files elsewhere."""
+
+    allow_env: tuple[str, ...] = ()
+    allow_outside_files: bool = False
+
+
+def _load(spec_path: Path, reading: Reading) -> Spec:
     if not spec_path.exists():
         raise UserError(f"{spec_path}: no such file")
-    return load_spec(spec_path)
+    return load_spec(
+        spec_path,
+        allow_env=frozenset(reading.allow_env),
+        allow_outside_files=reading.allow_outside_files,
+    )
 
 
 def _render(plan: Plan, output: OutputFormat, *, show_noop: bool = False) -> None:
@@ -329,14 +357,18 @@ def _render(plan: Plan, output: OutputFormat, *, show_noop: bool = False) -> Non
 
 
 @app.command()
-def validate(specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")]) -> None:
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
+) -> None:
     """Check spec files (schema and structure); no cloud needed."""
 
     def work() -> int:
         failed = 0
         for path in specs:
             try:
-                spec = _load(path)
+                spec = _load(path, Reading(tuple(allow_env or ()), allow_outside_files))
             except SpecError as exc:
                 failed += 1
                 for problem in exc.problems:
@@ -372,6 +404,8 @@ def plan(
     ] = False,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show what apply would change (a dry run; changes nothing)."""
@@ -379,7 +413,7 @@ def plan(
     def work() -> int:
         from declstack.engine import make_plan
 
-        spec = _load(spec_path)
+        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
         with _open_cloud(spec.cloud, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
@@ -427,9 +461,10 @@ def _converge(
     yes: bool,
     settings: tuple[int, float],
     http: Http,
+    reading: Reading,
 ) -> int:
     """Plan, show, confirm and execute: the shared body of apply and destroy."""
-    spec = _load(spec_path)
+    spec = _load(spec_path, reading)
     with _open_cloud(spec.cloud, cloud, debug, http) as port:
         the_plan = make(spec, port)
         _render(the_plan, OutputFormat.text)
@@ -450,6 +485,8 @@ def apply(
     timeout: TimeoutOpt = 900.0,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Converge the cloud to the spec: create, update, replace and delete servers."""
@@ -465,6 +502,7 @@ def apply(
             yes,
             (parallelism, timeout),
             Http.bounded(connect_timeout, http_timeout, timeout),
+            Reading(tuple(allow_env or ()), allow_outside_files),
         )
     )
 
@@ -478,6 +516,8 @@ def destroy(
     timeout: TimeoutOpt = 600.0,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Delete every server the stack owns (servers it does not own are never touched)."""
@@ -495,6 +535,7 @@ def destroy(
             yes,
             (parallelism, timeout),
             Http.bounded(connect_timeout, http_timeout, timeout),
+            Reading(tuple(allow_env or ()), allow_outside_files),
         )
     )
 
@@ -511,6 +552,8 @@ def status(
     ] = OutputFormat.text,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show the stack's servers: name, id, status, addresses, and drift from the spec."""
@@ -519,7 +562,7 @@ def status(
         from declstack.engine import make_plan
         from declstack.ownership import owner_of
 
-        spec = _load(spec_path)
+        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
         with _open_cloud(spec.cloud, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
