@@ -301,7 +301,7 @@ def _open_cloud(
         from declstack_localcloud import LocalCloud
 
         state = _local_state_path()
-        state.parent.mkdir(parents=True, exist_ok=True)
+        _make_state_folder(state)
         boot = _boot_seconds(os.environ.get("DECLSTACK_LOCAL_BOOT_SECONDS", "1.0"))
         with LocalCloud(state_path=state, boot_seconds=boot) as local:
             conn = credentials.connect_with_config(local.cloud_config(), timeouts)
@@ -309,6 +309,16 @@ def _open_cloud(
         return
     region = credentials.load_region(choice, _prompter())
     yield OpenStackCloud(credentials.connect_region(region, timeouts), retry_budget=http.budget)
+
+
+def _make_state_folder(state: Path) -> None:
+    try:
+        state.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"{state.parent}: cannot create the local cloud's state folder: {exc.strerror}",
+            hint="choose another state file (DECLSTACK_LOCAL_STATE, or --state for serve)",
+        ) from None
 
 
 def _boot_seconds(text: str) -> float:
@@ -643,7 +653,7 @@ def local_cloud_serve(
         from declstack_localcloud import serve
 
         state_path = state or _local_state_path()
-        state_path.parent.mkdir(parents=True, exist_ok=True)
+        _make_state_folder(state_path)
         serve.run(host, port, state_path, clouds_yaml, cloud_name, boot_seconds)
         return EXIT_OK
 
