@@ -662,6 +662,67 @@ INVALID: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "non-string-tags-get-one-error-each",
+        HEADER + SERVER + "    tags: [1, {a: b}]\n",
+        [
+            "spec.yaml:7:12: servers[0].tags[0]: must be a string, got the number 1; quote it "
+            'to keep it as text: "1"',
+            "spec.yaml:7:15: servers[0].tags[1]: must be a string, got a mapping",
+        ],
+    ),
+    (
+        "count-float-and-too-large",
+        HEADER
+        + "defaults: {image: i, flavor: f}\nservers:\n"
+        + "  - {name: a, count: 2.0}\n  - {name: b, count: 10001}\n",
+        [
+            "spec.yaml:5:22: servers[0].count: must be an integer, got the number 2.0",
+            "spec.yaml:6:22: servers[1].count: must be 10000 or less, got 10001",
+        ],
+    ),
+    (
+        "too-many-servers-in-total",
+        HEADER
+        + "defaults: {image: i, flavor: f}\nservers:\n"
+        + "  - {name: a, count: 6000}\n  - {name: b, count: 6000}\n  - {name: c, count: 9}\n",
+        [
+            "spec.yaml:6:22: servers[1].count: too many servers: this entry brings the spec to "
+            "12000, and declstack plans at most 10000 per spec; split the stack",
+        ],
+    ),
+    (
+        "control-character",
+        HEADER + SERVER + "    description: a\x00b\n",
+        [
+            "spec.yaml:7:19: YAML syntax error: the character U+0000 is not allowed in YAML "
+            'text; inside a double-quoted string write it as an escape ("\\u0000") if you '
+            "really mean it"
+        ],
+    ),
+    (
+        "lone-surrogate",
+        HEADER + SERVER + '    description: "\\ud800"\n',
+        [
+            "spec.yaml:7:18: servers[0].description: contains U+D800, half of a UTF-16 "
+            "surrogate pair, which is not text; write the character itself or its \\U escape"
+        ],
+    ),
+    (
+        "bad-explicit-values",
+        HEADER
+        + SERVER
+        + "    description: 2024-02-30\n    key_name: !!bool maybe\n    count: "
+        + "9" * 5000
+        + "\n",
+        [
+            "spec.yaml:7:18: servers[0].description: cannot read this value: not a valid "
+            "timestamp: day is out of range for month",
+            "spec.yaml:8:15: servers[0].key_name: cannot read this value: not a valid bool",
+            "spec.yaml:9:12: servers[0].count: cannot read this value: a number with 5000 "
+            "digits is too long",
+        ],
+    ),
+    (
         "unknown-yaml-tag",
         HEADER + "servers:\n  - name: a\n    image: !ref base\n    flavor: f\n",
         [
@@ -718,6 +779,16 @@ def test_alias_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     found = problems(tmp_path, monkeypatch, "\n".join(lines) + "\n")
     assert len(found) == 1
     assert "document too large: more than 100000 values" in found[0]
+
+
+def test_spec_file_not_utf8_is_positioned(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_bytes(b"version: 1\nstack: \xc3\xa9\xff\n")
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path / "spec.yaml", environ={})
+    assert str(caught.value) == (
+        f"{tmp_path / 'spec.yaml'}:2:9: not UTF-8 text: byte 0xff (invalid start byte); "
+        "save it as UTF-8"
+    )
 
 
 def test_fixture_specs(monkeypatch: pytest.MonkeyPatch) -> None:
