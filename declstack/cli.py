@@ -7,6 +7,7 @@ message and a hint on stderr, never as a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -283,17 +284,16 @@ def _local_state_path() -> Path:
 
 
 @contextmanager
-def _open_cloud(
-    spec_cloud: str | None, flag: str | None, debug: bool, http: Http
-) -> Iterator[OpenStackCloud]:
+def _open_cloud(spec: Spec, flag: str | None, debug: bool, http: Http) -> Iterator[OpenStackCloud]:
     """Connect to the chosen cloud; for `local`, run the built-in cloud meanwhile."""
     from declstack import credentials
     from declstack.cloud import OpenStackCloud
 
     timeouts = credentials.HttpTimeouts(connect=http.connect, read=http.read)
 
+    spec_cloud = spec.cloud
     if debug:
-        credentials.enable_debug_logging()
+        credentials.enable_debug_logging(spec.sensitive)
     else:
         credentials.quiet_library_logging()
     choice = credentials.choose_cloud(flag, spec_cloud, os.environ)
@@ -425,7 +425,7 @@ def plan(
 
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
-        with _open_cloud(spec.cloud, cloud, debug, http) as port:
+        with _open_cloud(spec, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
         _render(the_plan, output, show_noop=show_noop)
         if the_plan.errors:
@@ -451,14 +451,42 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float) -> int:
+    from declstack.interpolate import mask_text
     from declstack.progress import ApplyDisplay
-    from declstack.reconciler import Reconciler, Settings
+    from declstack.reconciler import ApplyInterrupted, ApplyReport, Event, Reconciler, Settings
+
+    def mask(text: str) -> str:
+        return mask_text(text, the_plan.sensitive)
+
+    def masked(labels: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(map(mask, labels))
 
     total = len(the_plan.pending)
     settings = Settings(parallelism=parallelism, create_timeout=timeout, delete_timeout=timeout)
     with ApplyDisplay(out, err, total) as display:
-        report = Reconciler(port, settings, on_event=display.on_event).apply(the_plan)
-    display.finish(report)
+
+        def on_event(event: Event) -> None:
+            display.on_event(
+                dataclasses.replace(event, address=mask(event.address), message=mask(event.message))
+            )
+
+        try:
+            report = Reconciler(port, settings, on_event=on_event).apply(the_plan)
+        except ApplyInterrupted as stop:
+            raise ApplyInterrupted(
+                stop.cause,
+                masked(stop.requested),
+                masked(stop.unanswered),
+                masked(stop.not_requested),
+            ) from None
+    display.finish(
+        ApplyReport(
+            tuple(
+                dataclasses.replace(r, address=mask(r.address), message=mask(r.message))
+                for r in report.results
+            )
+        )
+    )
     return EXIT_OK if report.converged else EXIT_ERROR
 
 
@@ -475,7 +503,7 @@ def _converge(
 ) -> int:
     """Plan, show, confirm and execute: the shared body of apply and destroy."""
     spec = _load(spec_path, reading)
-    with _open_cloud(spec.cloud, cloud, debug, http) as port:
+    with _open_cloud(spec, cloud, debug, http) as port:
         the_plan = make(spec, port)
         _render(the_plan, OutputFormat.text)
         if the_plan.errors:
@@ -574,7 +602,7 @@ def status(
 
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
-        with _open_cloud(spec.cloud, cloud, debug, http) as port:
+        with _open_cloud(spec, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
             others = port.list_all_servers() if all_servers else []
         rows = [
@@ -586,6 +614,7 @@ def status(
                 owner = owner_of(server)
                 note = f"owned by stack {owner!r}" if owner else "not managed by declstack"
                 rows.append(_status_row(server.name, server, "unmanaged", note))
+        rows = [_masked_row(row, spec.sensitive) for row in rows]
         if output is OutputFormat.json:
             sys.stdout.write(json.dumps({"stack": spec.stack, "servers": rows}, indent=2) + "\n")
             return EXIT_OK
@@ -606,6 +635,19 @@ def _status_row(
         "drift": drift,
         "reason": reason,
     }
+
+
+def _masked_row(row: dict[str, Any], sensitive: frozenset[str]) -> dict[str, Any]:
+    from declstack.interpolate import mask_text
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_text(value, sensitive)
+        if isinstance(value, list):
+            return [mask(item) for item in value]
+        return value
+
+    return {key: mask(value) for key, value in row.items()}
 
 
 def _status_table(stack: str, rows: list[dict[str, Any]]) -> None:

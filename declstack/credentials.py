@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,23 +64,30 @@ _SECRET_FIELDS = re.compile(
 
 
 class RedactSecrets(logging.Filter):
-    """Blank secret JSON fields in request/response bodies logged by keystoneauth."""
+    """Blank secret JSON fields in request/response bodies logged by keystoneauth,
+    and any value the spec read from a variable allowed with --allow-env."""
+
+    def __init__(self, values: Collection[str] = ()) -> None:
+        super().__init__()
+        self._values = sorted(values, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = _SECRET_FIELDS.sub(r'\1"<redacted>"', message)
+        for value in self._values:
+            redacted = redacted.replace(value, "<redacted>")
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
 
 
-def enable_debug_logging() -> None:
+def enable_debug_logging(sensitive: Collection[str] = ()) -> None:
     """Log every HTTP request and response to stderr: keystoneauth masks tokens,
     and `RedactSecrets` blanks user_data, adminPass and passwords in bodies."""
     import openstack
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactSecrets())
+    handler.addFilter(RedactSecrets(sensitive))
     openstack.enable_logging(debug=True, http_debug=True, handlers=[handler])
 
 

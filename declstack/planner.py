@@ -90,7 +90,7 @@ def plan(
     diagnostics.extend(_conflict_warnings(spec.stack, clashes))
     changes.sort(key=_change_key)
     diagnostics.sort(key=_diagnostic_key)
-    return Plan(spec.stack, tuple(changes), tuple(diagnostics))
+    return Plan(spec.stack, tuple(changes), tuple(diagnostics), sensitive=spec.sensitive)
 
 
 def _change_key(change: Change) -> tuple[str, int, str]:

@@ -158,10 +158,6 @@ def test_masked_values_do_not_fake_a_forced_replacement() -> None:
     assert 'flavor: "m1.small" -> "m1.large"   # forces replacement' in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs planner.plan to pass sensitive=spec.sensitive (lead's one-line change)",
-)
 def test_planner_carries_the_specs_sensitive_values() -> None:
     text = HEADER + "  - {name: a, description: '${APP_SECRET}'}\n"
     spec = parse_spec(
