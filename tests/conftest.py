@@ -1,5 +1,5 @@
-"""Test tiers by folder: unit (pure), localcloud/scenarios/integration (HTTP), conformance (real
-OpenStack)."""
+"""Test tiers by folder: unit (pure), localcloud/scenarios/integration/chaos (HTTP), conformance
+(real OpenStack)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ TIERS = {
     "integration": "integration",
     "conformance": "conformance",
     "ansible": "ansible",
+    "chaos": "integration",
 }
 
 
