@@ -8,9 +8,15 @@
 # are recreated.  (Restarting on old data is not supported: the fake virt
 # driver keeps its "VMs" in memory only, and nova-compute refuses to start
 # again on a host whose node identity file it never wrote.)
+#
+# Waits are on conditions with generous deadlines (a busy 2-core machine can be
+# many times slower than usual), never fixed sleeps; RS_WAIT_SCALE (default 1)
+# multiplies every deadline.
 set -euo pipefail
 
 BASE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/common.sh
+. "$BASE/lib/common.sh"
 # Generated state (venv, config, databases, logs, pids, clouds.yaml) lives in
 # $REALSTACK_HOME, by default <repo>/.realstack (gitignored).
 STATE=${REALSTACK_HOME:-$(dirname "$BASE")/.realstack}
@@ -40,23 +46,58 @@ KS_URL="http://$HOST:$KS_PORT"
 
 T0=$(date +%s.%N)
 log() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
+SCALE=${RS_WAIT_SCALE:-1}
+secs() { echo $(( $1 * SCALE )); }  # a deadline in seconds, scaled
 
 if [ -s "$PIDFILE" ]; then
-    alive=0
-    while read -r name pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$PIDFILE"
-    if [ $alive = 1 ]; then
+    running=0
+    while read -r name pid; do alive "$pid" && running=1; done < "$PIDFILE"
+    if [ $running = 1 ]; then
         echo "realstack already running (see $PIDFILE); run $BASE/stop.sh first" >&2
         exit 1
     fi
     rm -f "$PIDFILE"
 fi
-for p in $KS_PORT $GLANCE_PORT $PLACEMENT_PORT $NOVA_PORT $NEUTRON_PORT $RABBIT_PORT $RABBIT_DIST_PORT $DB_PORT; do
-    if ss -ltn "sport = :$p" | grep -q LISTEN; then
-        echo "port $p is already in use on this machine" >&2; exit 1
+
+# data/ is about to be removed: nothing may still be writing there. A MariaDB of an
+# earlier run (its pid file is ours; it may have outlived a stop that gave up, or a
+# start that was killed) is stopped and waited for; anything else still using data/
+# (say, a service of a stop still in progress) is waited for, and named if it stays.
+if [ -s "$RUN/mysqld.pid" ]; then
+    old=$(cat "$RUN/mysqld.pid")
+    if alive "$old" && tr '\0' ' ' < "/proc/$old/cmdline" 2>/dev/null | grep -qF "$ETC/mysql/my.cnf"; then
+        echo "a mariadbd of an earlier run ($old) still uses $DATA/mysql: stopping it" >&2
+        kill -TERM "$old" 2>/dev/null || true
+        if ! wait_gone "$(secs 120)" "$old" >/dev/null; then
+            echo "mariadbd ($old) still running after $(secs 120)s, sending SIGKILL" >&2
+            kill -KILL "$old" 2>/dev/null || true
+            wait_gone "$(secs 60)" "$old" >/dev/null \
+                || { echo "mariadbd ($old) survived SIGKILL; not touching $DATA" >&2; exit 1; }
+        fi
     fi
+fi
+deadline=$((SECONDS + $(secs 120)))
+while users=$(holders_of "$STATE/data") && [ -n "$users" ]; do
+    if [ $SECONDS -ge $deadline ]; then
+        echo "these processes still use $STATE/data after $(secs 120)s; stop them first:" >&2
+        # shellcheck disable=SC2086
+        describe $users >&2
+        exit 1
+    fi
+    sleep 0.5
+done
+# A service stopped a moment ago may still hold its listening socket.
+deadline=$((SECONDS + $(secs 60)))
+for p in $KS_PORT $GLANCE_PORT $PLACEMENT_PORT $NOVA_PORT $NEUTRON_PORT $RABBIT_PORT $RABBIT_DIST_PORT $DB_PORT; do
+    while ss -ltn "sport = :$p" | grep -q LISTEN; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "port $p is already in use on this machine" >&2; exit 1
+        fi
+        sleep 0.5
+    done
 done
 
-rm -rf "$DATA" "$ETC" "$LOGS"
+remove_tree "$(secs 60)" "$DATA" "$ETC" "$LOGS"
 mkdir -p "$ETC" "$DATA" "$LOGS" "$RUN"
 : > "$PIDFILE"
 STARTED_OK=0
@@ -80,11 +121,14 @@ start_proc() {  # name cmd...  (backgrounds the command, records its pid)
     echo "$name $!" >> "$PIDFILE"
 }
 
+recorded_pid() {  # name: the pid start_proc recorded for it
+    awk -v n="$1" '$1 == n { print $2 }' "$PIDFILE" | tail -1
+}
+
 wait_port() {  # name port [timeout]
-    local name=$1 port=$2 t=${3:-90} i=0
+    local name=$1 port=$2 deadline=$((SECONDS + $(secs "${3:-180}")))
     until (exec 3<>"/dev/tcp/$HOST/$port") 2>/dev/null; do
-        i=$((i+1))
-        if [ $i -gt $((t*5)) ]; then
+        if [ $SECONDS -ge $deadline ]; then
             echo "timeout waiting for $name on port $port; tail of $LOGS/$name.log:" >&2
             tail -30 "$LOGS/$name.log" >&2; exit 1
         fi
@@ -93,12 +137,16 @@ wait_port() {  # name port [timeout]
 }
 
 wait_http() {  # name url [timeout]   (any HTTP status < 500 counts)
-    local name=$1 url=$2 t=${3:-120} i=0 code
+    local name=$1 url=$2 deadline=$((SECONDS + $(secs "${3:-240}"))) code pid
+    pid=$(recorded_pid "$name")
     while true; do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$url" || true)
         if [ -n "$code" ] && [ "$code" != 000 ] && [ "$code" -lt 500 ]; then return 0; fi
-        i=$((i+1))
-        if [ $i -gt $((t*2)) ]; then
+        if [ -n "$pid" ] && ! alive "$pid"; then
+            echo "$name (pid $pid) exited before answering at $url; tail of $LOGS/$name.log:" >&2
+            tail -40 "$LOGS/$name.log" >&2; exit 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
             echo "timeout waiting for $name at $url (last status $code); tail of $LOGS/$name.log:" >&2
             tail -40 "$LOGS/$name.log" >&2; exit 1
         fi
@@ -339,8 +387,12 @@ start_proc rabbitmq env HOME="$RD" RABBITMQ_NODENAME=rabbit@localhost \
     /usr/lib/rabbitmq/bin/rabbitmq-server
 
 ###########################################################################
-i=0; until mariadb --defaults-file="$ETC/mysql/my.cnf" -uroot -e 'select 1' >/dev/null 2>&1; do
-    i=$((i+1)); [ $i -lt 150 ] || { echo "mariadb did not start:" >&2; tail -20 "$LOGS/mariadb-error.log" >&2; exit 1; }
+deadline=$((SECONDS + $(secs 180))) MARIADB_PID=$(recorded_pid mariadb)
+until mariadb --defaults-file="$ETC/mysql/my.cnf" -uroot --connect-timeout=10 -e 'select 1' >/dev/null 2>&1; do
+    if ! alive "$MARIADB_PID" || [ $SECONDS -ge $deadline ]; then
+        echo "mariadb did not start (pid $MARIADB_PID, waited $((SECONDS + $(secs 180) - deadline))s):" >&2
+        tail -20 "$LOGS/mariadb-error.log" >&2; exit 1
+    fi
     sleep 0.2
 done
 {
@@ -384,7 +436,7 @@ wait $GLANCE_SYNC || { echo "glance db_sync failed:"; tail -20 "$LOGS/glance-man
 wait $NEUTRON_SYNC || { echo "neutron db sync failed:"; tail -20 "$LOGS/neutron-db-manage.log"; exit 1; } >&2
 wait $NOVA_SYNC || { echo "nova db sync failed:"; tail -20 "$LOGS/nova-manage.log"; exit 1; } >&2
 
-wait_port rabbitmq $RABBIT_PORT 60
+wait_port rabbitmq $RABBIT_PORT 180
 # The API services need their Keystone users only when a request comes in,
 # so they boot while the identity bootstrap runs.
 log "starting placement, glance, neutron, nova-api"

@@ -20,7 +20,8 @@ def say(msg):
 admin = openstack.connect(cloud='realstack-admin')
 
 # 1. nova-compute registered its service and compute node + resource provider
-deadline = time.time() + 180
+# A busy machine can be slow: generous, and scaled like start.sh's waits (RS_WAIT_SCALE).
+deadline = time.time() + 300 * float(os.environ.get('RS_WAIT_SCALE') or 1)
 while True:
     try:
         svcs = [s for s in admin.compute.services()
