@@ -11,6 +11,9 @@ from declstack.ownership import marker_metadata, stack_tag
 from declstack.spec import load_spec
 from tests.scenarios.conftest import Stack, Target
 
+BUILD_WINDOW = 10.0
+"""Seconds a leftover server stays in BUILD: the plan in between takes well under one."""
+
 
 def leftover(stack: Stack, name: str) -> Any:
     """Create a server exactly as an interrupted declstack run would have (marker included)."""
@@ -52,10 +55,17 @@ def test_server_left_in_build_is_waited_for_not_created_again(
 ) -> None:
     stack = Stack(local_target, "t-build", tmp_path / "spec.yaml")
     stack.write([{"name": "slowpoke", "networks": "none"}])
-    local_target.local.set_faults(boot_extra_seconds=3.0)
+    conn = local_target.connection()
+    # The plan must run while the server is still in BUILD. A window of a few seconds
+    # was too short on a busy machine, so it is wide, and checked on both sides of the
+    # plan rather than assumed; apply then waits for ACTIVE (a condition, not a sleep).
+    local_target.local.set_faults(boot_extra_seconds=BUILD_WINDOW)
     try:
         building = leftover(stack, "slowpoke")
-        plan = stack.ok("plan", "--detailed-exitcode")
+        assert conn.compute.get_server(building.id).status == "BUILD"
+        # Nothing to create, but apply would wait for the build: exit 2 (declstack/cli.py).
+        plan = stack.ok("plan", "--detailed-exitcode", code=2)
+        assert conn.compute.get_server(building.id).status == "BUILD", "window too short"
         assert "being built (BUILD)" in plan.stdout and "No changes" in plan.stdout
         result = stack.ok("apply", "--yes")
         assert "slowpoke has been built (ACTIVE" in result.stdout
