@@ -97,6 +97,11 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         if plan.errors:
             return "No changes planned, but there are errors to fix."
+        if plan.pending:
+            return (
+                f"No changes to make, but {len(plan.pending)} server(s) of stack "
+                f'"{plan.stack}" are still being built; apply would wait for them.'
+            )
         return f'No changes. The stack "{plan.stack}" matches the spec.'
     return (
         f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "
