@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -138,6 +139,9 @@ class Application:
         """Raise the fault the dice chose; True means "handle it, then drop the connection"."""
         outcome = self.runtime.faults.roll_request()
         if outcome is RequestFault.NONE:
+            return False
+        if outcome is RequestFault.STALL:
+            time.sleep(self.runtime.faults.faults.stall_seconds)
             return False
         if outcome is RequestFault.DROP_AFTER:
             return True

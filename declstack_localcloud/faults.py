@@ -24,6 +24,10 @@ class Faults:
     rate_413: float = 0.0
     rate_drop: float = 0.0
     rate_drop_after: float = 0.0
+    #: Hold the request `stall_seconds` before answering: a silent endpoint, for
+    #: clients' timeouts (the connection stays open, nothing is sent meanwhile).
+    rate_stall: float = 0.0
+    stall_seconds: float = 30.0
     retry_after: int = 1
     boot_error_rate: float = 0.0
     boot_extra_seconds: float = 0.0
@@ -51,7 +55,7 @@ class Faults:
                 if not 0.0 <= rate <= 1.0:
                     raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
                 coerced[name] = rate
-            elif name in ("boot_extra_seconds", "token_ttl"):
+            elif name in ("boot_extra_seconds", "token_ttl", "stall_seconds"):
                 seconds = float(value)
                 if seconds < 0:
                     raise ValueError(f"{name} must not be negative, got {value!r}")
@@ -74,6 +78,7 @@ class RequestFault(Enum):
     ERROR_503 = "503"
     RATE_LIMIT_429 = "429"
     OVER_LIMIT_413 = "413"
+    STALL = "stall"
 
 
 class FaultInjector:
@@ -108,6 +113,7 @@ class FaultInjector:
                 (f.rate_503, RequestFault.ERROR_503),
                 (f.rate_429, RequestFault.RATE_LIMIT_429),
                 (f.rate_413, RequestFault.OVER_LIMIT_413),
+                (f.rate_stall, RequestFault.STALL),
             ):
                 if rate > 0 and self._random.random() < rate:
                     return outcome

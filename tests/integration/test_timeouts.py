@@ -7,6 +7,7 @@ with exit code 1 and no traceback.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -137,3 +138,56 @@ def test_an_unreachable_auth_url_gives_a_hint_not_urllib3_text(tmp_path: Path) -
         f"error: cannot reach the identity service at {url}",
         "  hint: is the cloud up, and is auth_url right?",
     ]
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--yes", "--timeout", "30"]])
+def test_a_compute_endpoint_that_stalls_is_named_with_a_hint(
+    tmp_path: Path, command: list[str]
+) -> None:
+    import yaml
+
+    from declstack_localcloud import LocalCloud
+
+    with LocalCloud(state_path=tmp_path / "state.sqlite", boot_seconds=0.1) as cloud:
+        clouds = tmp_path / "clouds.yaml"
+        clouds.write_text(yaml.safe_dump({"clouds": {"stalling": cloud.cloud_config()}}))
+        cloud.set_faults(rate_stall=1.0, stall_seconds=20.0)
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(SPEC)
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "OS_CLIENT_CONFIG_FILE": str(clouds),
+        }
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "declstack",
+                command[0],
+                "--cloud",
+                "stalling",
+                "--http-timeout",
+                "1",
+                *command[1:],
+                str(spec),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+    said = f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 1, said
+    first, hint = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"error: list servers: Request to http://127\.0\.0\.1:\d+/compute/v2\.1/servers/detail"
+        r" timed out",
+        first,
+    ), said
+    assert hint == (
+        "  hint: the cloud accepted the connection but did not answer in time; is it "
+        "overloaded? --http-timeout sets how long to wait for one answer"
+    )
