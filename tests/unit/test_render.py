@@ -193,4 +193,8 @@ def test_text_shows_servers_being_built_even_without_show_noop() -> None:
     text = render_text(the_plan)
     assert "web-1 (id id-1): being built (BUILD)" in text
     assert "web-2" not in text
-    assert "No changes" in text
+    assert "matches the spec" not in text
+    assert text.endswith(
+        'No changes to make, but 1 server(s) of stack "demo" are still being built; '
+        "apply would wait for them.\n"
+    )
