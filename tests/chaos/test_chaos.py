@@ -13,7 +13,7 @@ leaked. See docs/chaos.md.
 
 DECLSTACK_CHAOS_RUNS (default 20), DECLSTACK_CHAOS_SEED (first seed, default
 7000) and DECLSTACK_CHAOS_LANES (independent clouds run side by side, default 2)
-make longer series; one failing seed is reproduced alone with
+make longer series, DECLSTACK_CHAOS_DIR keeps their logs; one failing seed is reproduced alone with
 DECLSTACK_CHAOS_SEED=<seed> DECLSTACK_CHAOS_RUNS=1 DECLSTACK_CHAOS_LANES=1.
 """
 
@@ -132,6 +132,9 @@ class Chaos:
     anchor: str
     delay: float
     faults: dict[str, float | int]
+    #: Seconds between the kill and the re-run: leftovers in BUILD finish booting
+    #: (ACTIVE or ERROR), so the re-run's plan meets them settled, not building.
+    settle: float
 
     @classmethod
     def of(cls, seed: int) -> Chaos:
@@ -156,6 +159,7 @@ class Chaos:
             anchor=anchor,
             delay=round(dice.uniform(0.0, ANCHORS[anchor][1]), 2),
             faults=faults,
+            settle=dice.choice([0.0, 0.0, 4.0]),
         )
 
     def fault_label(self) -> str:
@@ -212,6 +216,7 @@ class Record:
             f"{self.aimed or f'{c.anchor}+{c.delay:.2f}'} @{self.at:.1f}s",
             c.fault_label(),
             self.phase,
+            f"{c.settle:g}",
             self.killed_rc,
             self.term_report or "-",
             str(self.rebuilds),
@@ -232,6 +237,7 @@ HEADER = [
     "kill at",
     "faults",
     "phase hit",
+    "settle",
     "killed rc",
     "req/unans/cancel",
     "rebuilt",
@@ -298,11 +304,18 @@ class Output:
 
 
 def phase_of(lines: list[str]) -> str:
-    phase = "startup"
+    """What the last telling line says apply was doing; a server's delete and create
+    after its "building it again" are the rebuild."""
+    phase, rebuilding = "startup", set()
     for line in lines:
+        address = re.match(r"\[\s*[\d.]+s\] (\S+): ", line)
         for pattern, name in PHASES:
             if re.search(pattern, line):
                 phase = name
+        if phase == "rebuild" and address:
+            rebuilding.add(address[1])
+        elif phase in ("delete", "create", "wait") and address and address[1] in rebuilding:
+            phase = "rebuild"
     return phase
 
 
@@ -446,6 +459,7 @@ class Lane:
         try:
             self._kill(chaos, record)
             self.api.set_faults(CLEAR_FAULTS)
+            time.sleep(chaos.settle)
             self._look_after_kill(chaos, record)
             self._rerun(chaos, record)
         except Exception as exc:  # a broken harness step is a failed run, never a lost one
@@ -619,6 +633,10 @@ def summary(records: list[Record], seconds: float) -> str:
 
 @pytest.mark.timeout(120 + 40 * -(-RUNS // LANES))
 def test_killed_applies_converge_on_the_next_run(tmp_path: Path) -> None:
+    if kept := os.environ.get("DECLSTACK_CHAOS_DIR"):
+        # pytest keeps only its last three tmp folders: keep a long series' logs elsewhere.
+        tmp_path = Path(kept) / time.strftime(f"%Y%m%d-%H%M%S-{BASE_SEED}-{RUNS}")
+        tmp_path.mkdir(parents=True)
     seeds = list(range(BASE_SEED, BASE_SEED + RUNS))
     started = time.monotonic()
     blocks = split(seeds, LANES)
