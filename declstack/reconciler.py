@@ -305,19 +305,23 @@ class Reconciler:
             for k, c in in_build
             if c.before
         }
+
+        def build(items: list[Keyed], already: Mapping[int, Result] | None) -> dict[int, Result]:
+            return self._request_and_wait(
+                stack,
+                items,
+                create,
+                doing="creating",
+                judge=judge_active,
+                timeout=self._settings.create_timeout,
+                target="ACTIVE",
+                done=done,
+                already=already,
+            )
+
         creating = dict(changes)
         creating.update(in_build)
-        results = self._request_and_wait(
-            stack,
-            changes,
-            create,
-            doing="creating",
-            judge=judge_active,
-            timeout=self._settings.create_timeout,
-            target="ACTIVE",
-            done=done,
-            already=building,
-        )
+        results = build(changes, building)
         builds = dict.fromkeys(results, 1)
         first_fault: dict[int, str] = {}
         limit = self._settings.create_attempts
@@ -355,19 +359,7 @@ class Reconciler:
                 if not gone[k].ok:
                     message = f"{broken[k].message}; deleting it failed: {gone[k].message}"
                     results[k] = replace(broken[k], message=message, in_error=False)
-            ready = [(k, c) for k, c in again if gone[k].ok]
-            results.update(
-                self._request_and_wait(
-                    stack,
-                    ready,
-                    create,
-                    doing="creating",
-                    judge=judge_active,
-                    timeout=self._settings.create_timeout,
-                    target="ACTIVE",
-                    done=done,
-                )
-            )
+            results.update(build([(k, c) for k, c in again if gone[k].ok], None))
         for k, fault in first_fault.items():
             result = results[k]
             tail = f"build {builds[k]} of {limit}; the first {fault}"
