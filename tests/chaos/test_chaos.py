@@ -581,6 +581,9 @@ class Lane:
                 f"{where}: exit code {result.returncode}\n--- stdout\n{result.stdout[-3000:]}"
                 f"\n--- stderr\n{result.stderr[-3000:]}"
             )
+        for line in both.splitlines():
+            if "building it again" in line and not re.search(r"went to ERROR: \S", line):
+                record.problems.append(f"{where}: a rebuild without the fault: {line}")
         problems, record.duplicates = verify(self.api, chaos.variant)
         record.problems.extend(f"after the re-run: {p}" for p in problems)
 
