@@ -70,7 +70,7 @@ def plan(
             if desired.name in conflicts_by_name:
                 clashes[desired.name] = sorted(conflicts_by_name[desired.name])
             continue
-        kept, extras = _pick_kept(group)
+        kept, extras = _pick_kept(group, desired)
         for extra in extras:
             reason = f"duplicate of {kept.id} (left by an interrupted run)"
             changes.append(
@@ -153,9 +153,22 @@ def _status_rank(server: ObservedServer) -> int:
     return 2
 
 
-def _pick_kept(group: list[ObservedServer]) -> tuple[ObservedServer, list[ObservedServer]]:
-    """The server to keep among same-named ones (ACTIVE, then BUILD, oldest, by id)."""
-    ordered = sorted(group, key=lambda s: (_status_rank(s), s.created, s.id))
+def _pick_kept(
+    group: list[ObservedServer], desired: DesiredServer
+) -> tuple[ObservedServer, list[ObservedServer]]:
+    """The server to keep among same-named ones: an ACTIVE one built from the spec as it
+    is now (the new half of a replacement a killed run left behind), then ACTIVE, then
+    BUILD, the oldest first, by id. Keeping the old half would build it a third time."""
+
+    def current(server: ObservedServer) -> bool:
+        return (
+            server.status.upper() == "ACTIVE"
+            and ownership.parse_fingerprint(server.metadata.get(ownership.FINGERPRINT_KEY))
+            is not None
+            and not ownership.changed_create_attributes(desired, server)
+        )
+
+    ordered = sorted(group, key=lambda s: (not current(s), _status_rank(s), s.created, s.id))
     return ordered[0], ordered[1:]
 
 

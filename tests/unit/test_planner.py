@@ -265,6 +265,19 @@ ROWS = [
         deleted_ids=("a-err", "b-build", "c-new"),
     ),
     Row(
+        "interrupted create-before-destroy: the ACTIVE server built from today's spec is kept",
+        spec=(desired(image="debian-12"),),
+        observed=(
+            server(desired(), id="old", created="2024-01-01T00:00:00Z"),
+            server(desired(image="debian-12"), id="new", created="2024-01-02T00:00:00Z"),
+        ),
+        expected=(
+            ("web-1", Action.NOOP, "up to date"),
+            ("web-1", Action.DELETE, "duplicate of new (left by an interrupted run)"),
+        ),
+        deleted_ids=("old",),
+    ),
+    Row(
         "duplicates with equal status and time: lowest id kept",
         spec=(desired(),),
         observed=(server(desired(), id="id-2"), server(desired(), id="id-1")),
