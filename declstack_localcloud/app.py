@@ -8,7 +8,7 @@ import time
 import traceback
 from typing import Any
 
-from . import compute, identity, image, network
+from . import identity, image, neutron, nova
 from .context import Call, Principal, Runtime
 from .faults import RequestFault
 from .http import ApiError, DropConnection, Request, Response, Router
@@ -25,8 +25,8 @@ class Application:
         self.runtime = runtime
         self.identity = identity.routes()
         self.image = image.routes()
-        self.network = network.routes()
-        self.compute = compute.routes()
+        self.network = neutron.routes()
+        self.compute = nova.routes()
         self.admin: Router[Call] = Router()
         self.admin.add("GET", "/admin/faults", self._get_faults)
         self.admin.add("PUT", "/admin/faults", self._put_faults)
@@ -43,7 +43,7 @@ class Application:
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             if service == "compute":
-                return compute.nova_error(500, f"Unexpected API Error: {exc!r}").response
+                return nova.nova_error(500, f"Unexpected API Error: {exc!r}").response
             return Response(
                 500,
                 {"error": {"code": 500, "title": "Internal Server Error", "message": repr(exc)}},
@@ -91,15 +91,15 @@ class Application:
     def _compute(self, call: Call, is_discovery: bool) -> Response:
         path = call.request.path.rstrip("/")
         if path == "/compute":
-            return compute.versions(call, {})
+            return nova.versions(call, {})
         if path == "/compute/v2.1" and call.request.method == "GET":
-            return compute.version_v21(call, {})
+            return nova.version_v21(call, {})
         if call.principal is None:
             raise identity.unauthorized(self.runtime.base_url)
-        version = compute.parse_version(call)
-        headers = compute.microversion_headers(version)
+        version = nova.parse_version(call)
+        headers = nova.microversion_headers(version)
         try:
-            response = self._route(self.compute, compute.NovaCall(call, version), "compute")
+            response = self._route(self.compute, nova.NovaCall(call, version), "compute")
         except ApiError as error:
             response = error.response
         return Response(
@@ -115,9 +115,9 @@ class Application:
         if isinstance(found, str):
             status = 404 if found == "not_found" else 405
             if service == "compute":
-                raise compute.nova_error(status, "The resource could not be found.")
+                raise nova.nova_error(status, "The resource could not be found.")
             if service == "network":
-                raise network.neutron_error(
+                raise neutron.neutron_error(
                     status, "HTTPNotFound", "The resource could not be found."
                 )
             raise ApiError(
@@ -149,12 +149,12 @@ class Application:
             raise DropConnection()
         retry = self.runtime.faults.faults.retry_after
         if outcome is RequestFault.RATE_LIMIT_429:
-            raise compute.over_limit(429, retry)
+            raise nova.over_limit(429, retry)
         if outcome is RequestFault.OVER_LIMIT_413:
-            raise compute.over_limit(413, retry)
+            raise nova.over_limit(413, retry)
         status = 500 if outcome is RequestFault.ERROR_500 else 503
         if service == "compute":
-            raise compute.nova_error(status, "Injected fault: the service is having a bad day.")
+            raise nova.nova_error(status, "Injected fault: the service is having a bad day.")
         raise ApiError(Response(status, {"error": {"code": status, "message": "Injected fault"}}))
 
     def _get_faults(self, call: Call, _: dict[str, str]) -> Response:

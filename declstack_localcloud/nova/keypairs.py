@@ -1,0 +1,114 @@
+"""Key pairs: list, create or import, show, delete (compute/keypairs.py)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from .. import keys
+from ..formats import iso_micro, now
+from ..http import Response
+from .common import (
+    NovaCall,
+    invalid,
+    nova_error,
+)
+
+# ---- key pairs -------------------------------------------------------------------------------
+
+
+def keypair_view(nc: NovaCall, row: sqlite3.Row, full: bool) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "name": row["name"],
+        "public_key": row["public_key"],
+        "fingerprint": row["fingerprint"],
+    }
+    if nc.at_least(2, 2):
+        view["type"] = row["type"]
+    if full:
+        view.update(
+            {
+                "user_id": row["user_id"],
+                "created_at": iso_micro(row["created_at"]),
+                "deleted": False,
+                "deleted_at": None,
+                "updated_at": None,
+                "id": abs(hash((row["user_id"], row["name"]))) % 100000,
+            }
+        )
+    return view
+
+
+def list_keypairs(nc: NovaCall, _: dict[str, str]) -> Response:
+    with nc.call.runtime.store.read() as conn:
+        rows = conn.execute(
+            "SELECT * FROM keypairs WHERE user_id = ? ORDER BY name", (nc.call.user.user_id,)
+        ).fetchall()
+    return Response(200, {"keypairs": [{"keypair": keypair_view(nc, r, False)} for r in rows]})
+
+
+def create_keypair(nc: NovaCall, _: dict[str, str]) -> Response:
+    data = nc.body("keypair")
+    name = data.get("name")
+    pattern = r"^[a-zA-Z0-9 _\-@.]{1,255}$" if nc.at_least(2, 92) else r"^[a-zA-Z0-9 _\-]{1,255}$"
+    if not isinstance(name, str) or not re.match(pattern, name):
+        raise nova_error(400, f"Invalid input for field/attribute name. Value: {name}.")
+    key_type = str(data.get("type", "ssh")) if nc.at_least(2, 2) else "ssh"
+    if key_type not in ("ssh", "x509"):
+        raise nova_error(400, f"Invalid input for field/attribute type. Value: {key_type}.")
+    public_key = data.get("public_key")
+    private_key = None
+    if public_key is None:
+        if nc.at_least(2, 92):
+            raise invalid(
+                "keypair",
+                "{...}",
+                "'public_key' is a required property",
+            )
+        generated = keys.generate_rsa()
+        public_key, private_key = generated.public_key, generated.private_key
+    try:
+        fingerprint = keys.fingerprint(str(public_key))
+    except ValueError as exc:
+        raise nova_error(400, "Keypair data is invalid: failed to generate fingerprint") from exc
+    with nc.call.runtime.store.write() as conn:
+        if conn.execute(
+            "SELECT 1 FROM keypairs WHERE user_id = ? AND name = ?", (nc.call.user.user_id, name)
+        ).fetchone():
+            raise nova_error(409, f"Key pair '{name}' already exists.")
+        conn.execute(
+            "INSERT INTO keypairs (user_id, name, type, public_key, fingerprint, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (nc.call.user.user_id, name, key_type, public_key, fingerprint, now()),
+        )
+        row = conn.execute(
+            "SELECT * FROM keypairs WHERE user_id = ? AND name = ?", (nc.call.user.user_id, name)
+        ).fetchone()
+    view = keypair_view(nc, row, False)
+    view["user_id"] = row["user_id"]
+    if private_key is not None:
+        view["private_key"] = private_key
+    return Response(201 if nc.at_least(2, 2) else 200, {"keypair": view})
+
+
+def show_keypair(nc: NovaCall, params: dict[str, str]) -> Response:
+    with nc.call.runtime.store.read() as conn:
+        row = conn.execute(
+            "SELECT * FROM keypairs WHERE user_id = ? AND name = ?",
+            (nc.call.user.user_id, params["name"]),
+        ).fetchone()
+    if row is None:
+        raise nova_error(404, f"Keypair {params['name']} not found for user {nc.call.user.user_id}")
+    return Response(200, {"keypair": keypair_view(nc, row, True)})
+
+
+def delete_keypair(nc: NovaCall, params: dict[str, str]) -> Response:
+    with nc.call.runtime.store.write() as conn:
+        gone = conn.execute(
+            "DELETE FROM keypairs WHERE user_id = ? AND name = ?",
+            (nc.call.user.user_id, params["name"]),
+        ).rowcount
+    if not gone:
+        raise nova_error(404, f"Keypair {params['name']} not found for user {nc.call.user.user_id}")
+    return Response(204 if nc.at_least(2, 2) else 202)
