@@ -59,19 +59,26 @@ def create_keypair(nc: NovaCall, _: dict[str, str]) -> Response:
         raise nova_error(400, f"Invalid input for field/attribute type. Value: {key_type}.")
     public_key = data.get("public_key")
     private_key = None
-    if public_key is None:
-        if nc.at_least(2, 92):
-            raise invalid(
-                "keypair",
-                "{...}",
-                "'public_key' is a required property",
-            )
-        generated = keys.generate_rsa()
-        public_key, private_key = generated.public_key, generated.private_key
     try:
-        fingerprint = keys.fingerprint(str(public_key))
-    except ValueError as exc:
-        raise nova_error(400, "Keypair data is invalid: failed to generate fingerprint") from exc
+        if "public_key" in data:
+            if not isinstance(public_key, str):
+                raise invalid("public_key", public_key, f"{public_key!r} is not of type 'string'")
+            if key_type == "x509":
+                fingerprint = keys.x509_fingerprint(public_key)
+            else:
+                fingerprint = keys.fingerprint(public_key)
+        else:
+            if nc.at_least(2, 92):
+                raise invalid("keypair", "{...}", "'public_key' is a required property")
+            generated = (
+                keys.generate_x509(nc.call.user.user_id)
+                if key_type == "x509"
+                else keys.generate_rsa()
+            )
+            public_key, private_key = generated.public_key, generated.private_key
+            fingerprint = generated.fingerprint
+    except keys.InvalidKeypair as exc:
+        raise nova_error(400, f"Keypair data is invalid: {exc}") from exc
     with nc.call.runtime.store.write() as conn:
         if conn.execute(
             "SELECT 1 FROM keypairs WHERE user_id = ? AND name = ?", (nc.call.user.user_id, name)
