@@ -18,12 +18,7 @@ def peak_instances(plan: Plan, used: int) -> int:
     """Instances in use at the busiest moment of applying `plan`."""
     creates = plan.count(Action.CREATE)
     deletes = plan.count(Action.DELETE)
-    create_first = sum(
-        1
-        for c in plan.changes
-        if c.action is Action.REPLACE and c.after and c.after.lifecycle.create_before_destroy
-    )
-    return used - deletes + creates + create_first
+    return used - deletes + creates + plan.count(Action.CREATE_THEN_DELETE)
 
 
 def check_capacity(plan: Plan, limits: Limits) -> Plan:

@@ -605,9 +605,7 @@ def status(
         with _open_cloud(spec, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
             others = port.list_all_servers() if all_servers else []
-        rows = [
-            _status_row(c.address, c.before, c.action.value, c.reason) for c in the_plan.changes
-        ]
+        rows = [_status_row(c.name, c.before, c.action.value, c.reason) for c in the_plan.changes]
         mine = {row["id"] for row in rows if row["id"]}
         for server in sorted(others, key=lambda s: (s.name, s.id)):
             if server.id not in mine and not server.is_gone:

@@ -10,7 +10,7 @@ import dataclasses
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
-from declstack.model import Action, Change, Diagnostic, Plan, Spec
+from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec
 from declstack.port import CloudPort
 
 
@@ -40,7 +40,11 @@ def protect(plan: Plan, protected: set[str]) -> Plan:
     changes: list[Change] = []
     diagnostics = list(plan.diagnostics)
     for change in plan.changes:
-        if change.action is Action.DELETE and change.address in protected:
+        if (
+            change.action is Action.DELETE
+            and change.kind is Kind.SERVER
+            and change.name in protected
+        ):
             reason = "prevent_destroy is set in the spec; refusing to destroy it"
             diagnostics.append(Diagnostic("error", reason, change.address))
             change = dataclasses.replace(change, action=Action.NOOP, reason=reason)

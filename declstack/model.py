@@ -185,45 +185,89 @@ class ServerPatch:
         )
 
 
+class Kind(str, enum.Enum):
+    """The kinds of resource a plan can hold; an address is `<kind>.<name>`."""
+
+    SERVER = "server"
+
+
 class Action(str, enum.Enum):
-    """What a change does. Closed set: apply knows exactly these."""
+    """What a change does. Closed set: apply knows exactly these.
+
+    A replacement is two actions, not one plus a flag: the order of its halves
+    is decided by the planner and carried here, so renderers and the reconciler
+    never look it up again. Waiting for a resource another run left in progress
+    (a server in BUILD) is an action too.
+    """
 
     NOOP = "no-op"
+    WAIT = "wait"
     CREATE = "create"
     UPDATE = "update"
-    REPLACE = "replace"
+    DELETE_THEN_CREATE = "delete-then-create"
+    CREATE_THEN_DELETE = "create-then-delete"
     DELETE = "delete"
 
     @property
     def symbol(self) -> str:
-        return {"no-op": " ", "create": "+", "update": "~", "replace": "-/+", "delete": "-"}[
-            self.value
-        ]
+        return {
+            "no-op": " ",
+            "wait": "...",
+            "create": "+",
+            "update": "~",
+            "delete-then-create": "-/+",
+            "create-then-delete": "+/-",
+            "delete": "-",
+        }[self.value]
+
+    @property
+    def is_replace(self) -> bool:
+        return self in (Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def builds(self) -> bool:
+        """Apply sends a create request for this change."""
+        return self is Action.CREATE or self.is_replace
+
+    @property
+    def changes(self) -> bool:
+        """The cloud is changed (not only waited for, not left alone)."""
+        return self not in (Action.NOOP, Action.WAIT)
+
+
+#: Plan order of changes that share an address (duplicates of one name).
+ACTION_ORDER = {action: rank for rank, action in enumerate(Action)}
 
 
 @dataclass(frozen=True)
 class Change:
-    """One planned change to one server address (the server name).
+    """One planned change to one resource, addressed `<kind>.<name>`.
 
-    `before` is the managed server being changed (None for a create);
-    `after` is the desired server (None for a delete). `create` is set for
-    CREATE and REPLACE once references are resolved; `patch` for UPDATE.
+    `before` is the resource being changed (None for a create); `after` is the
+    desired resource (None for a delete). `create` is set for creates and
+    replacements once references are resolved (and, as a fallback, for a WAIT
+    on a server in BUILD); `patch` for UPDATE. `replaced_by` names the
+    attributes whose change forces a replacement.
     """
 
-    address: str
+    name: str
     action: Action
     reason: str
     before: ObservedServer | None = None
     after: DesiredServer | None = None
     patch: ServerPatch | None = None
     create: CreateRequest | None = None
+    replaced_by: tuple[str, ...] = ()
+    kind: Kind = Kind.SERVER
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind.value}.{self.name}"
 
     @property
     def is_pending(self) -> bool:
-        """Apply has work here: a change, or a server still being built to wait for."""
-        return self.action is not Action.NOOP or (
-            self.before is not None and self.before.is_in_progress
-        )
+        """Apply has work here: a change, or a resource in progress to wait for."""
+        return self.action is not Action.NOOP
 
 
 @dataclass(frozen=True)
@@ -261,7 +305,11 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action is not Action.NOOP for c in self.changes)
+        return any(c.action.changes for c in self.changes)
 
-    def count(self, action: Action) -> int:
-        return sum(1 for c in self.changes if c.action is action)
+    def count(self, *actions: Action) -> int:
+        return sum(1 for c in self.changes if c.action in actions)
+
+    @property
+    def replacements(self) -> int:
+        return self.count(Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)

@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 from declstack import ownership
 from declstack.model import (
+    ACTION_ORDER,
     Action,
     Change,
     DesiredServer,
     Diagnostic,
+    Kind,
     ObservedServer,
     Plan,
     ServerPatch,
@@ -27,15 +29,6 @@ from declstack.model import (
 
 #: Statuses in which declstack updates metadata, tags and description, or replaces.
 SETTLED_STATUSES = frozenset({"ACTIVE", "SHUTOFF"})
-
-#: Tie-break order for changes that share an address (duplicates of one name).
-ACTION_ORDER = {
-    Action.NOOP: 0,
-    Action.CREATE: 1,
-    Action.UPDATE: 2,
-    Action.REPLACE: 3,
-    Action.DELETE: 4,
-}
 
 
 def plan(
@@ -141,7 +134,11 @@ def _conflict_warnings(stack: str, clashes: Mapping[str, list[str]]) -> list[Dia
                 f'{len(ids)} servers named "{name}" (ids {", ".join(ids)}) exist but are not '
                 f'managed by stack "{stack}"; they are left untouched'
             )
-        warnings.append(Diagnostic("warning", message, address=name, hint=_CONFLICT_HINT))
+        warnings.append(
+            Diagnostic(
+                "warning", message, address=f"{Kind.SERVER.value}.{name}", hint=_CONFLICT_HINT
+            )
+        )
     return warnings
 
 
@@ -174,7 +171,7 @@ def _pick_kept(
 
 def _guard(change: Change, desired: DesiredServer, diagnostics: list[Diagnostic]) -> Change:
     """Turn a DELETE/REPLACE of a prevent_destroy server into a NOOP plus an error."""
-    if change.action not in (Action.DELETE, Action.REPLACE):
+    if change.action is not Action.DELETE and not change.action.is_replace:
         return change
     if not desired.lifecycle.prevent_destroy:
         return change
@@ -189,7 +186,7 @@ def _guard(change: Change, desired: DesiredServer, diagnostics: list[Diagnostic]
             "or undo the change that requires it",
         )
     )
-    return Change(change.address, Action.NOOP, reason, before=change.before, after=change.after)
+    return Change(change.name, Action.NOOP, reason, before=change.before, after=change.after)
 
 
 def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
@@ -199,13 +196,24 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
     def change(action: Action, reason: str, patch: ServerPatch | None = None) -> Change:
         return Change(desired.name, action, reason, before=server, after=desired, patch=patch)
 
+    replace = (
+        Action.CREATE_THEN_DELETE
+        if desired.lifecycle.create_before_destroy
+        else Action.DELETE_THEN_CREATE
+    )
+
+    def replacement(reason: str, attributes: tuple[str, ...] = ()) -> Change:
+        return Change(
+            desired.name, replace, reason, before=server, after=desired, replaced_by=attributes
+        )
+
     if status == "BUILD":
-        return change(Action.NOOP, "being built (BUILD); waiting for it, not creating it again")
+        return change(Action.WAIT, "being built (BUILD); waiting for it, not creating it again")
     if server.is_in_progress:
-        return change(Action.NOOP, f"in progress ({status}); waiting for it, not replacing it")
+        return change(Action.WAIT, f"in progress ({status}); waiting for it, not replacing it")
     if server.is_error:
         fault = server.fault or "Nova gave no fault message"
-        return change(Action.REPLACE, f"in ERROR: {fault}")
+        return replacement(f"in ERROR: {fault}")
     if status not in SETTLED_STATUSES:
         return change(
             Action.NOOP,
@@ -214,15 +222,14 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         )
 
     if ownership.parse_fingerprint(server.metadata.get(ownership.FINGERPRINT_KEY)) is None:
-        return change(
-            Action.REPLACE,
-            "no readable declstack fingerprint, so what it was built from is unknown",
+        return replacement(
+            "no readable declstack fingerprint, so what it was built from is unknown"
         )
     changed = ownership.changed_create_attributes(desired, server)
     if changed:
-        return change(
-            Action.REPLACE,
+        return replacement(
             "; ".join(_describe_create_change(name, desired, server) for name in changed),
+            tuple(changed),
         )
 
     patch, details = _patch_for(desired, server)

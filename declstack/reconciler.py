@@ -145,7 +145,7 @@ class Reconciler:
             raise
         except KeyboardInterrupt as exc:
             changes = list(enumerate(plan.changes))
-            waited = {k for k, c in changes if c.action is Action.NOOP}
+            waited = {k for k, c in changes if c.action is Action.WAIT}
             not_requested = [
                 c
                 for k, c in changes
@@ -164,12 +164,10 @@ class Reconciler:
         items = list(enumerate(plan.changes))
         updates = [(k, c) for k, c in items if c.action is Action.UPDATE]
         deletes = [(k, c) for k, c in items if c.action is Action.DELETE]
-        replaces = [(k, c) for k, c in items if c.action is Action.REPLACE]
-        create_first = {
-            k for k, c in replaces if c.after and c.after.lifecycle.create_before_destroy
-        }
+        replaces = [(k, c) for k, c in items if c.action.is_replace]
+        create_first = {k for k, c in replaces if c.action is Action.CREATE_THEN_DELETE}
         destroy_first = [(k, c) for k, c in replaces if k not in create_first]
-        in_build = [(k, c) for k, c in items if c.action is Action.NOOP and c.is_pending]
+        in_build = [(k, c) for k, c in items if c.action is Action.WAIT]
         results: dict[int, Result] = {}
 
         results.update(self._run_updates(updates))
@@ -297,7 +295,13 @@ class Reconciler:
             return self._cloud.create_server(change.create)
 
         def done(action: Action, seconds: float) -> str:
-            verb = {Action.CREATE: "created", Action.REPLACE: "replaced"}.get(action, "built")
+            verb = (
+                "created"
+                if action is Action.CREATE
+                else "replaced"
+                if action.is_replace
+                else "built"
+            )
             return f"has been {verb} (ACTIVE after {seconds:.1f}s)"
 
         building = {

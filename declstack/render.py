@@ -34,13 +34,15 @@ from declstack.model import (
 
 #: Version of the JSON plan format; see docs/plan-format.md. Bump the minor for
 #: added fields, the major for removed or changed ones.
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "2.0"
 
 _ANSI = {
     Action.CREATE: "32",
     Action.UPDATE: "33",
-    Action.REPLACE: "35",
+    Action.DELETE_THEN_CREATE: "35",
+    Action.CREATE_THEN_DELETE: "35",
     Action.DELETE: "31",
+    Action.WAIT: "36",
     Action.NOOP: "2",
 }
 
@@ -105,7 +107,7 @@ def summary_line(plan: Plan) -> str:
         return f'No changes. The stack "{plan.stack}" matches the spec.'
     return (
         f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "
-        f"{plan.count(Action.REPLACE)} to replace, {plan.count(Action.DELETE)} to destroy."
+        f"{plan.replacements} to replace, {plan.count(Action.DELETE)} to destroy."
     )
 
 
@@ -178,20 +180,9 @@ def _text_details(change: Change, real: Change) -> list[str]:
     """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
-    if change.action in (Action.CREATE, Action.REPLACE) and change.after is not None:
-        return _desired_rows(change.after, change.before, change.create, _forces(real))
+    if change.action.builds and change.after is not None:
+        return _desired_rows(change.after, change.before, change.create, set(real.replaced_by))
     return []
-
-
-def _forces(change: Change) -> set[str]:
-    """The create-time attributes whose change forces this replacement."""
-    before, server = change.before, change.after
-    if before is None or server is None or before.is_error:
-        return set()
-    recorded = ownership.parse_fingerprint(before.metadata.get(ownership.FINGERPRINT_KEY))
-    if recorded is None:
-        return set()
-    return set(ownership.changed_create_attributes(server, before))
 
 
 def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
@@ -271,8 +262,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "summary": {
             "add": plan.count(Action.CREATE),
             "change": plan.count(Action.UPDATE),
-            "replace": plan.count(Action.REPLACE),
+            "replace": plan.replacements,
             "destroy": plan.count(Action.DELETE),
+            "wait": plan.count(Action.WAIT),
             "no_op": plan.count(Action.NOOP),
         },
     }
@@ -294,8 +286,11 @@ def _change_dict(change: Change) -> dict[str, Any]:
     create = change.create
     return {
         "address": change.address,
+        "kind": change.kind.value,
+        "name": change.name,
         "action": change.action.value,
         "reason": change.reason,
+        "replaced_by": list(change.replaced_by),
         "server_id": before.id if before else None,
         "before": None
         if before is None
@@ -382,7 +377,7 @@ def render_markdown(plan: Plan) -> str:
     lines += [f"**{summary_line(plan)}**", ""]
     changed = [c for c in plan.changes if c.action is not Action.NOOP]
     if changed:
-        lines += ["| Action | Server | Reason |", "| --- | --- | --- |"]
+        lines += ["| Action | Address | Reason |", "| --- | --- | --- |"]
         lines += [
             f"| {change.action.value} | {_server_cell(change)} | {_cell(change.reason)} |"
             for change in changed
@@ -403,9 +398,9 @@ def render_markdown(plan: Plan) -> str:
     unchanged = [c for c in plan.changes if c.action is Action.NOOP]
     if unchanged:
         lines += [
-            f"<details><summary>{len(unchanged)} server(s) without changes</summary>",
+            f"<details><summary>{len(unchanged)} resource(s) without changes</summary>",
             "",
-            "| Server | Reason |",
+            "| Address | Reason |",
             "| --- | --- |",
         ]
         lines += [f"| {_server_cell(c)} | {_cell(c.reason)} |" for c in unchanged]

@@ -24,17 +24,15 @@ from declstack.model import (
     frozen_map,
 )
 
-_BUILDS = (Action.CREATE, Action.REPLACE)
-
 
 def _builds(change: Change) -> bool:
-    return change.action in _BUILDS and change.after is not None
+    return change.action.builds and change.after is not None
 
 
 def _may_rebuild(change: Change) -> bool:
     """A server still in BUILD is waited for; should it go to ERROR, apply builds it
     again from the spec, as it would one found in ERROR, so it needs a request too."""
-    return change.action is Action.NOOP and change.is_pending and change.after is not None
+    return change.action is Action.WAIT and change.after is not None
 
 
 def needs_catalog(plan: Plan) -> bool:

@@ -570,7 +570,7 @@ class Lane:
         record.healed = "/".join(
             str(len(re.findall(pattern, both, re.MULTILINE)))
             for pattern in (
-                r"^-/\+ \S+ .*: in ERROR",
+                r"^(-/\+|\+/-) \S+ .*: in ERROR",
                 r"building it again",
                 r"being built \(BUILD\)",
             )

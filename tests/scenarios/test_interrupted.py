@@ -68,7 +68,7 @@ def test_server_left_in_build_is_waited_for_not_created_again(
         assert conn.compute.get_server(building.id).status == "BUILD", "window too short"
         assert "being built (BUILD)" in plan.stdout and "No changes" in plan.stdout
         result = stack.ok("apply", "--yes")
-        assert "slowpoke has been built (ACTIVE" in result.stdout
+        assert "server.slowpoke has been built (ACTIVE" in result.stdout
     finally:
         local_target.local.set_faults(boot_extra_seconds=0.0)
     (server,) = stack.servers().values()

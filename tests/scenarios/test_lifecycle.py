@@ -16,7 +16,7 @@ def test_old_script_scenario(stack: Stack) -> None:
     stack.write([{"name": "legacy", "key_name": target.keypair, "security_groups": ["default"]}])
 
     result = stack.ok("apply", "--yes")
-    assert "legacy has been created (ACTIVE" in result.stdout
+    assert "server.legacy has been created (ACTIVE" in result.stdout
 
     (server,) = stack.servers().values()
     assert server.name == "legacy" and server.status == "ACTIVE"
@@ -29,7 +29,7 @@ def test_old_script_scenario(stack: Stack) -> None:
     assert row["drift"] == "no-op"
 
     destroyed = stack.ok("destroy", "--yes")
-    assert "legacy has been destroyed" in destroyed.stdout
+    assert "server.legacy has been destroyed" in destroyed.stdout
     assert stack.servers() == {}
 
 
@@ -48,7 +48,7 @@ def test_converge_drift_scale_update_replace_destroy(stack: Stack) -> None:
     target.connection().compute.delete_server(first["web-1"].id)
     target.connection().compute.wait_for_delete(first["web-1"], wait=60)
     drift = stack.ok("plan", "--detailed-exitcode", code=2)
-    assert "+ web-1" in drift.stdout
+    assert "+ server.web-1" in drift.stdout
     stack.ok("apply", "--yes")
     assert sorted(stack.servers()) == ["web-1", "web-2"]
 
@@ -59,7 +59,7 @@ def test_converge_drift_scale_update_replace_destroy(stack: Stack) -> None:
     assert sorted(before_down) == ["web-1", "web-2", "web-3"]
     stack.write([{**web, "count": 2}])
     down = stack.ok("apply", "--yes")
-    assert "web-3 has been destroyed" in down.stdout
+    assert "server.web-3 has been destroyed" in down.stdout
     after_down = stack.servers()
     assert sorted(after_down) == ["web-1", "web-2"]
     assert after_down["web-2"].id == before_down["web-2"].id
@@ -69,7 +69,7 @@ def test_converge_drift_scale_update_replace_destroy(stack: Stack) -> None:
     conn.compute.set_server_metadata(after_down["web-1"].id, owner="ops")
     stack.write([{**web, "metadata": {"role": "api"}, "tags": ["api"]}])
     update = stack.ok("apply", "--yes")
-    assert "web-1 has been updated in place" in update.stdout
+    assert "server.web-1 has been updated in place" in update.stdout
     updated = stack.servers()
     assert updated["web-1"].id == after_down["web-1"].id
     assert updated["web-1"].metadata["role"] == "api"
@@ -82,7 +82,7 @@ def test_converge_drift_scale_update_replace_destroy(stack: Stack) -> None:
     )
     plan = stack.ok("plan", "--output", "json", "--detailed-exitcode", code=2)
     actions = {c["address"]: c["action"] for c in json.loads(plan.stdout)["changes"]}
-    assert actions == {"web-1": "replace", "web-2": "replace"}
+    assert actions == {"server.web-1": "delete-then-create", "server.web-2": "delete-then-create"}
     stack.ok("apply", "--yes")
     replaced = stack.servers()
     assert replaced["web-1"].id != updated["web-1"].id
@@ -142,7 +142,7 @@ def test_error_at_boot_reported_with_fault_then_replaced(stack: Stack) -> None:
         target.heal_boots(flavor)
     plan = stack.ok("plan", "--output", "json", "--detailed-exitcode", code=2)
     (change,) = json.loads(plan.stdout)["changes"]
-    assert change["action"] == "replace" and "ERROR" in change["reason"]
+    assert change["action"] == "delete-then-create" and "ERROR" in change["reason"]
     stack.ok("apply", "--yes")
     assert stack.servers()["fragile"].status == "ACTIVE"
 
@@ -151,10 +151,14 @@ def test_plan_json_and_exit_codes(stack: Stack) -> None:
     stack.write([{"name": "db", "networks": "none", "metadata": {"tier": "data"}}])
     plan = stack.ok("plan", "--output", "json", "--detailed-exitcode", code=2)
     doc = json.loads(plan.stdout)
-    assert doc["format_version"] == "1.0" and doc["stack"] == stack.name
+    assert doc["format_version"] == "2.0" and doc["stack"] == stack.name
     assert doc["summary"]["add"] == 1
     (change,) = doc["changes"]
-    assert change["address"] == "db" and change["action"] == "create" and change["before"] is None
+    assert (
+        change["address"] == "server.db"
+        and change["action"] == "create"
+        and change["before"] is None
+    )
     assert change["after"]["metadata"] == {"tier": "data"}
 
     assert stack.ok("plan").exit_code == 0, "without --detailed-exitcode changes still exit 0"

@@ -14,7 +14,7 @@ def change(action: Action, create_first: bool = False) -> Change:
     after = DesiredServer(
         name="s", image="i", flavor="f", lifecycle=Lifecycle(create_before_destroy=create_first)
     )
-    return Change(address="s", action=action, reason="", after=after)
+    return Change(name="s", action=action, reason="", after=after)
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ def change(action: Action, create_first: bool = False) -> Change:
         ([], 4, 4),
         ([Action.CREATE] * 3, 4, 7),
         ([Action.DELETE, Action.CREATE], 4, 4),
-        ([Action.REPLACE], 4, 4),  # destroy first: the old one goes before the new comes
+        ([Action.DELETE_THEN_CREATE], 4, 4),  # destroy first: the old one goes before the new comes
         ([Action.UPDATE, Action.NOOP], 4, 4),
     ],
 )
@@ -33,7 +33,7 @@ def test_peak(actions: list[Action], used: int, peak: int) -> None:
 
 
 def test_create_before_destroy_needs_room_for_both() -> None:
-    plan = Plan(stack="demo", changes=(change(Action.REPLACE, create_first=True),))
+    plan = Plan(stack="demo", changes=(change(Action.CREATE_THEN_DELETE, create_first=True),))
     assert peak_instances(plan, 10) == 11
     checked = check_capacity(plan, Limits(max_instances=10, used_instances=10))
     (error,) = checked.errors

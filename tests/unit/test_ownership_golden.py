@@ -72,7 +72,7 @@ def create_requests(spec_text: str, base_dir: Path) -> dict[str, CreateRequest]:
     requests: dict[str, CreateRequest] = {}
     for change in resolved.changes:
         assert change.action is Action.CREATE and change.create is not None, change
-        requests[change.address] = change.create
+        requests[change.name] = change.create
     return requests
 
 
@@ -428,5 +428,5 @@ def test_servers_created_from_the_golden_values_plan_no_change(tmp_path: Path) -
             for name, golden in EXPECTED[case].items()
         ]
         the_plan = plan(spec, observed)
-        actions = {c.address: c.action for c in the_plan.changes}
+        actions = {c.name: c.action for c in the_plan.changes}
         assert actions == dict.fromkeys(EXPECTED[case], Action.NOOP), (case, the_plan.changes)

@@ -117,32 +117,32 @@ ROWS = [
         spec=(desired(image="ubuntu"),),
         observed=(server(desired(), status="BUILD"),),
         expected=(
-            ("web-1", Action.NOOP, "being built (BUILD); waiting for it, not creating it again"),
+            ("web-1", Action.WAIT, "being built (BUILD); waiting for it, not creating it again"),
         ),
     ),
     Row(
         "REBUILD is in progress too",
         spec=(desired(),),
         observed=(server(desired(), status="REBUILD"),),
-        expected=(("web-1", Action.NOOP, "in progress (REBUILD)"),),
+        expected=(("web-1", Action.WAIT, "in progress (REBUILD)"),),
     ),
     Row(
         "ERROR is replaced, with Nova's fault",
         spec=(desired(),),
         observed=(server(desired(), status="ERROR", fault="No valid host was found."),),
-        expected=(("web-1", Action.REPLACE, "in ERROR: No valid host was found."),),
+        expected=(("web-1", Action.DELETE_THEN_CREATE, "in ERROR: No valid host was found."),),
     ),
     Row(
         "ERROR without a fault still says so",
         spec=(desired(),),
         observed=(server(desired(), status="error"),),
-        expected=(("web-1", Action.REPLACE, "in ERROR: Nova gave no fault message"),),
+        expected=(("web-1", Action.DELETE_THEN_CREATE, "in ERROR: Nova gave no fault message"),),
     ),
     Row(
         "image changed: replace, naming the new value",
         spec=(desired(image="ubuntu-22.04"),),
         observed=(server(desired()),),
-        expected=(("web-1", Action.REPLACE, 'image changed (spec now "ubuntu-22.04")'),),
+        expected=(("web-1", Action.DELETE_THEN_CREATE, 'image changed (spec now "ubuntu-22.04")'),),
     ),
     Row(
         "flavor changed: replace, showing the server's flavor",
@@ -151,7 +151,7 @@ ROWS = [
         expected=(
             (
                 "web-1",
-                Action.REPLACE,
+                Action.DELETE_THEN_CREATE,
                 'flavor changed (spec now "m1.large", server has "m1.small")',
             ),
         ),
@@ -163,7 +163,7 @@ ROWS = [
         expected=(
             (
                 "web-1",
-                Action.REPLACE,
+                Action.DELETE_THEN_CREATE,
                 'key_name changed (spec now "ops"); networks changed (spec now ["private"]); '
                 "user_data changed",
             ),
@@ -179,13 +179,13 @@ ROWS = [
         "no fingerprint: replace, and say why",
         spec=(desired(),),
         observed=(server(desired(), drop_metadata=(ownership.FINGERPRINT_KEY,)),),
-        expected=(("web-1", Action.REPLACE, "no readable declstack fingerprint"),),
+        expected=(("web-1", Action.DELETE_THEN_CREATE, "no readable declstack fingerprint"),),
     ),
     Row(
         "unreadable fingerprint: replace",
         spec=(desired(),),
         observed=(server(desired(), extra_metadata={ownership.FINGERPRINT_KEY: "v0;junk"}),),
-        expected=(("web-1", Action.REPLACE, "no readable declstack fingerprint"),),
+        expected=(("web-1", Action.DELETE_THEN_CREATE, "no readable declstack fingerprint"),),
     ),
     Row(
         "everything equal: no-op",
@@ -295,7 +295,7 @@ ROWS = [
             server(desired(), id="id-2", status="BUILD"),
         ),
         expected=(
-            ("web-1", Action.NOOP, "being built (BUILD)"),
+            ("web-1", Action.WAIT, "being built (BUILD)"),
             ("web-1", Action.DELETE, "duplicate of id-2"),
         ),
         deleted_ids=("id-1",),
@@ -357,7 +357,7 @@ ROWS = [
             ("old", Action.DELETE, "no longer in the spec"),
             ("web-a", Action.CREATE, "not in the cloud"),
             ("web-b", Action.CREATE, "not in the cloud"),
-            ("web-c", Action.REPLACE, "image changed"),
+            ("web-c", Action.DELETE_THEN_CREATE, "image changed"),
         ),
     ),
 ]
@@ -367,7 +367,8 @@ ROWS = [
 def test_planner_rules(row: Row) -> None:
     result = plan(Spec(stack=STACK, servers=row.spec), row.observed, row.conflicts)
 
-    got = [(c.address, c.action) for c in result.changes]
+    assert all(c.address == f"server.{c.name}" for c in result.changes)
+    got = [(c.name, c.action) for c in result.changes]
     assert got == [(address, action) for address, action, _ in row.expected]
     for change, (_, _, reason) in zip(result.changes, row.expected, strict=True):
         assert reason in change.reason

@@ -82,7 +82,7 @@ def test_create_waits_for_active_with_batched_polling_and_second_apply_is_noop()
     assert all(s.status == "ACTIVE" for s in cloud.servers.values())
     waits = cloud.calls.count("list") - 1  # the plan's own observation
     assert waits <= 4, "one list call per round for all servers, not one GET per server"
-    assert [e.message.split()[0] for e in events if e.final] == ["a", "b", "c"]
+    assert [e.message.split()[0] for e in events if e.final] == ["server.a", "server.b", "server.c"]
 
     again = make_plan(spec(server("a"), server("b"), server("c")), cloud)
     assert not again.has_changes
@@ -94,12 +94,12 @@ def test_error_at_boot_is_reported_with_fault_then_replaced_next_time() -> None:
     _, report = run(cloud, spec(server("good"), server("bad")))
     assert not report.converged
     (failure,) = report.failures
-    assert failure.address == "bad" and "No valid host was found" in failure.message
+    assert failure.address == "server.bad" and "No valid host was found" in failure.message
 
     cloud.fail_boot.clear()
     plan, report = run(cloud, spec(server("good"), server("bad")))
     assert [(c.address, c.action) for c in plan.changes if c.action is not Action.NOOP] == [
-        ("bad", Action.REPLACE)
+        ("server.bad", Action.DELETE_THEN_CREATE)
     ]
     assert report.converged
     assert names(cloud) == ["bad", "good"]
@@ -109,7 +109,7 @@ def test_scale_down_deletes_and_waits_until_gone() -> None:
     cloud = FakeCloud(delete_polls=2, catalog=CATALOG)
     run(cloud, spec(server("a"), server("b")))
     plan, report = run(cloud, spec(server("a")))
-    assert [c.action for c in plan.changes if c.address == "b"] == [Action.DELETE]
+    assert [c.action for c in plan.changes if c.address == "server.b"] == [Action.DELETE]
     assert report.converged and names(cloud) == ["a"]
 
 
@@ -141,7 +141,7 @@ def test_failed_create_request_does_not_stop_the_others() -> None:
     cloud = FakeCloud(catalog=CATALOG)
     cloud.fail_create.add("b")
     _, report = run(cloud, spec(server("a"), server("b"), server("c")))
-    assert [r.address for r in report.failures] == ["b"]
+    assert [r.address for r in report.failures] == ["server.b"]
     assert names(cloud) == ["a", "c"]
 
 
@@ -173,7 +173,7 @@ def test_each_duplicate_delete_is_tracked_on_its_own() -> None:
     _, report = run(cloud, spec())
     assert len(report.results) == 3, "one result per server, even when they share a name"
     (failure,) = report.failures
-    assert failure.address == "old" and "cannot delete" in failure.message
+    assert failure.address == "server.old" and "cannot delete" in failure.message
     assert not report.converged
     assert sorted(cloud.servers) == [twins[0].id]
 
@@ -200,14 +200,15 @@ def test_a_server_that_goes_to_error_while_waited_for_is_built_again_in_the_same
     _, report = run(cloud, spec(server("good"), server("bad")), events)
 
     assert report.converged, report.failures
-    bad = next(r for r in report.results if r.address == "bad")
+    bad = next(r for r in report.results if r.address == "server.bad")
     assert bad.message.startswith("has been created (ACTIVE after ")
     assert bad.message.endswith("build 2 of 3; the first went to ERROR: No valid host was found.)")
     assert cloud.calls.count("create bad") == 2
     assert names(cloud) == ["bad", "good"]
     assert all(s.status == "ACTIVE" for s in cloud.servers.values())
     assert any(
-        e.message == "bad: went to ERROR: No valid host was found.; deleting it and building it "
+        e.message
+        == "server.bad: went to ERROR: No valid host was found.; deleting it and building it "
         "again (build 2 of 3)"
         for e in events
     )
@@ -238,7 +239,7 @@ def test_a_server_left_in_build_that_goes_to_error_is_rebuilt_not_left_failed() 
 
     plan, report = run(cloud, the_spec)
 
-    assert plan.changes[0].action is Action.NOOP and plan.changes[0].is_pending
+    assert plan.changes[0].action is Action.WAIT
     assert plan.changes[0].create is not None, "a server in BUILD gets a fallback request"
     assert report.converged, report.failures
     assert left_id not in cloud.servers
@@ -264,7 +265,7 @@ def test_interrupt_cancels_queued_creates_and_says_what_was_and_was_not_requeste
     creates = [call for call in cloud.calls if call.startswith("create ")]
     assert 1 <= len(creates) <= 2, creates  # the first, and at most the one on the wire
     assert len(stopped.requested) + len(stopped.unanswered) == len(creates)
-    assert stopped.requested[0] == "s1 (create)"
+    assert stopped.requested[0] == "server.s1 (create)"
     assert len(stopped.not_requested) == 6 - len(creates) >= 4
     everything = {*stopped.requested, *stopped.unanswered, *stopped.not_requested}
-    assert everything == {f"s{n} (create)" for n in range(1, 7)}
+    assert everything == {f"server.s{n} (create)" for n in range(1, 7)}

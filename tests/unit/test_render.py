@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from declstack.model import (
+    Action,
     Catalog,
     DesiredServer,
     Lifecycle,
@@ -60,7 +61,8 @@ def server(built_from: DesiredServer, id: str, **fields: Any) -> ObservedServer:
 
 
 def every_action_plan() -> Plan:
-    """Create (with a secret user_data), update, replace, delete, no-op, and diagnostics."""
+    """Create (with a secret user_data), update, both replacement orders, delete, wait,
+    no-op, and diagnostics."""
     spec = Spec(
         "demo",
         (
@@ -77,6 +79,12 @@ def every_action_plan() -> Plan:
             desired("web-4"),
             desired("web-5", image="ubuntu-22.04", lifecycle=Lifecycle(prevent_destroy=True)),
             desired("web-6", image="cirros2"),
+            desired(
+                "web-7",
+                image="ubuntu-22.04",
+                lifecycle=Lifecycle(create_before_destroy=True),
+            ),
+            desired("web-8"),
         ),
     )
     observed = [
@@ -86,6 +94,8 @@ def every_action_plan() -> Plan:
         server(desired("web-4"), "id-web-4-dup", created="2030-01-01T00:00:00Z"),
         server(desired("web-5"), "id-web-5"),
         server(desired("old-1"), "id-old-1"),
+        server(desired("web-7"), "id-web-7"),
+        server(desired("web-8"), "id-web-8", status="BUILD", task_state="spawning"),
     ]
     return resolve(plan(spec, observed, [("id-foreign", "web-1")]), CATALOG)
 
@@ -123,23 +133,31 @@ def test_user_data_text_is_never_rendered() -> None:
         assert "hunter2" not in output
     digest = "sha256:b6ee6d415522f6f72f286edadb451325207e5bef49d4187a56d33068c2fa3974"
     assert digest in render_text(p)
-    web1 = next(c for c in plan_to_dict(p)["changes"] if c["address"] == "web-1")
+    web1 = next(c for c in plan_to_dict(p)["changes"] if c["address"] == "server.web-1")
     assert web1["after"]["user_data"] == digest
 
 
 def test_every_action_and_both_severities_are_in_the_fixture() -> None:
     p = every_action_plan()
-    assert {c.action.value for c in p.changes} == {"create", "update", "replace", "delete", "no-op"}
+    assert {c.action for c in p.changes} == set(Action)
     assert {d.severity for d in p.diagnostics} == {"error", "warning"}
 
 
 def test_json_shape_and_summary() -> None:
     data = json.loads(render_json(every_action_plan()))
-    assert data["format_version"] == FORMAT_VERSION == "1.0"
-    assert data["summary"] == {"add": 2, "change": 1, "replace": 1, "destroy": 2, "no_op": 2}
+    assert data["format_version"] == FORMAT_VERSION == "2.0"
+    assert data["summary"] == {
+        "add": 2,
+        "change": 1,
+        "replace": 2,
+        "destroy": 2,
+        "wait": 1,
+        "no_op": 2,
+    }
     for change in data["changes"]:
-        assert {"address", "action", "reason", "server_id", "before", "after"} <= set(change)
-    web2 = next(c for c in data["changes"] if c["address"] == "web-2")
+        assert {"address", "kind", "name", "action", "reason", "replaced_by"} <= set(change)
+        assert change["address"] == f"{change['kind']}.{change['name']}"
+    web2 = next(c for c in data["changes"] if c["address"] == "server.web-2")
     assert web2["before"]["metadata"] == {"role": "web", "old": "x"}
     assert web2["before"]["tags"] == ["blue"]
     assert all(
@@ -165,8 +183,9 @@ def test_color_only_when_asked() -> None:
     p = every_action_plan()
     assert "\x1b[" not in render_text(p)
     colored = render_text(p, color=True)
-    assert "\x1b[32m  + web-1" in colored
-    assert "\x1b[31m  - old-1" in colored
+    assert "\x1b[32m  + server.web-1" in colored
+    assert "\x1b[31m  - server.old-1" in colored
+    assert "\x1b[35m+/- server.web-7" in colored
 
 
 def test_no_changes_sentence() -> None:
@@ -179,7 +198,7 @@ def test_no_changes_with_an_error_does_not_claim_the_stack_matches() -> None:
     text = render_text(p)
     assert "matches the spec" not in text
     assert text.endswith("No changes planned, but there are errors to fix.\n")
-    assert "x web-1: prevent_destroy is set; refusing to replace it" in text
+    assert "x server.web-1: prevent_destroy is set; refusing to replace it" in text
     assert "**No changes planned, but there are errors to fix.**" in render_markdown(p)
 
 

@@ -48,7 +48,9 @@ def desired(**changes: Any) -> DesiredServer:
 
 
 def resolved(server: DesiredServer, action: Action = Action.CREATE) -> tuple[Change, Plan]:
-    before = ObservedServer("old", "web-1", "ERROR") if action is Action.REPLACE else None
+    before = (
+        ObservedServer("old", "web-1", "ERROR") if action is Action.DELETE_THEN_CREATE else None
+    )
     result = resolve(
         Plan("demo", (Change("web-1", action, "why", before=before, after=server),)), CATALOG
     )
@@ -68,7 +70,7 @@ def error(server: DesiredServer) -> Diagnostic:
     assert change.create is None
     (diagnostic,) = result.diagnostics
     assert diagnostic.severity == "error"
-    assert diagnostic.address == "web-1"
+    assert diagnostic.address == "server.web-1"
     return diagnostic
 
 
@@ -119,7 +121,7 @@ def test_request_carries_marker_metadata_user_values_and_stack_tag() -> None:
 
 
 def test_replace_gets_a_create_request_too() -> None:
-    change, result = resolved(desired(), Action.REPLACE)
+    change, result = resolved(desired(), Action.DELETE_THEN_CREATE)
     assert result.diagnostics == ()
     assert change.create is not None and change.create.image_id == "img-cirros"
 

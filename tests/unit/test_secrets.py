@@ -133,7 +133,7 @@ def test_json_masks_every_place_and_keeps_the_real_user_data_hash() -> None:
     plan = leaky_plan()
     data = json.loads(render_json(plan))
     create, delete = data["changes"]
-    assert create["address"] == "web-(sensitive)"
+    assert create["address"] == "server.web-(sensitive)"
     assert create["after"]["metadata"] == {"db": "pw=(sensitive)"}
     assert create["after"]["tags"] == ["(sensitive)"]
     assert create["after"]["description"] == "(sensitive)"
@@ -149,10 +149,18 @@ def test_without_sensitive_values_the_views_are_unchanged() -> None:
 
 
 def test_masked_values_do_not_fake_a_forced_replacement() -> None:
-    """The text view compares fingerprints on the real values, not the masked ones."""
+    """What forces the replacement comes from the plan (`replaced_by`), not from
+    comparing rendered values: a masked image must not look changed."""
     wanted = desired("web-1", image=SECRET, flavor="m1.large")
     old = server(desired("web-1", image=SECRET))
-    change = Change("web-1", Action.REPLACE, "flavor changed", before=old, after=wanted)
+    change = Change(
+        "web-1",
+        Action.DELETE_THEN_CREATE,
+        "flavor changed",
+        before=old,
+        after=wanted,
+        replaced_by=("flavor",),
+    )
     text = render_text(Plan("demo", (change,), sensitive=frozenset({SECRET})))
     assert 'image: "(sensitive)"\n' in text
     assert 'flavor: "m1.small" -> "m1.large"   # forces replacement' in text
