@@ -268,29 +268,46 @@ def _require_principal(call: Call) -> Principal:
     return call.principal
 
 
+def _project_view(call: Call, row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "domain_id": row["domain_id"],
+        "enabled": True,
+        "is_domain": False,
+        "parent_id": row["domain_id"],
+        "description": "",
+        "tags": [],
+        "options": {},
+        "links": {"self": f"{call.runtime.base_url}/identity/v3/projects/{row['id']}"},
+    }
+
+
 def list_projects(call: Call, _: dict[str, str]) -> Response:
     principal = _require_principal(call)
     with call.runtime.store.read() as conn:
         rows = conn.execute("SELECT * FROM projects ORDER BY name").fetchall()
     visible = [r for r in rows if principal.is_admin or r["id"] == principal.project_id]
     name = call.request.param("name")
-    projects = [
-        {
-            "id": r["id"],
-            "name": r["name"],
-            "domain_id": r["domain_id"],
-            "enabled": True,
-            "is_domain": False,
-            "parent_id": r["domain_id"],
-            "description": "",
-            "tags": [],
-            "options": {},
-            "links": {"self": f"{call.runtime.base_url}/identity/v3/projects/{r['id']}"},
-        }
-        for r in visible
-        if name is None or r["name"] == name
-    ]
+    projects = [_project_view(call, r) for r in visible if name is None or r["name"] == name]
     return Response(200, {"projects": projects, "links": {"self": None, "next": None}})
+
+
+def show_project(call: Call, params: dict[str, str]) -> Response:
+    """GET /v3/projects/{id}: Keystone loads the project first (unknown -> 404), then the
+    identity:get_project policy lets an admin or a user scoped to that project read it."""
+    principal = _require_principal(call)
+    with call.runtime.store.read() as conn:
+        row = conn.execute("SELECT * FROM projects WHERE id = ?", (params["id"],)).fetchone()
+    if row is None:
+        raise keystone_error(404, "Not Found", f"Could not find project: {params['id']}.")
+    if not principal.is_admin and row["id"] != principal.project_id:
+        raise keystone_error(
+            403,
+            "Forbidden",
+            "You are not authorized to perform the requested action: identity:get_project.",
+        )
+    return Response(200, {"project": _project_view(call, row)})
 
 
 def get_catalog(call: Call, _: dict[str, str]) -> Response:
@@ -320,5 +337,6 @@ def routes() -> Router[Call]:
     router.add("DELETE", "/identity/v3/auth/tokens", revoke_token)
     router.add("GET", "/identity/v3/auth/catalog", get_catalog)
     router.add("GET", "/identity/v3/projects", list_projects)
+    router.add("GET", "/identity/v3/projects/(?P<id>[^/]+)", show_project)
     router.add("GET", "/placement/?", placement_root)
     return router

@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS servers (
     vm_state TEXT NOT NULL, prev_vm_state TEXT NOT NULL,
     task_state TEXT, task_started REAL NOT NULL, task_until REAL NOT NULL,
     fault_message TEXT, fault_code INTEGER,
-    delete_requested_at REAL, deleted_at REAL, reap_at REAL, locked INTEGER NOT NULL);
+    delete_requested_at REAL, deleted_at REAL, reap_at REAL, locked INTEGER NOT NULL,
+    config_drive TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS servers_project ON servers (project_id, deleted_at);
 CREATE INDEX IF NOT EXISTS servers_reap ON servers (reap_at) WHERE reap_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS servers_updated ON servers (updated_at);
@@ -105,6 +106,18 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
     return compiled is not None and compiled.search(value) is not None
 
 
+# Columns added after state files were first written: (table, column, declaration).
+MIGRATIONS = (("servers", "config_drive", "TEXT NOT NULL DEFAULT ''"),)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older state file lacks, so it keeps working after an upgrade."""
+    for table, column, declaration in MIGRATIONS:
+        present = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 class ForeignDatabase(sqlite3.DatabaseError):
     """A valid SQLite file that holds someone else's tables: never add ours to it."""
 
@@ -125,6 +138,7 @@ class Store:
                 if tables and "meta" not in tables:
                     raise ForeignDatabase("it is an SQLite database with other tables")
                 conn.executescript(SCHEMA)
+                _migrate(conn)
         except BaseException:
             self.close()
             raise

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import secrets
 import sqlite3
 from typing import Any
 from urllib.parse import urlencode
@@ -32,6 +33,9 @@ from .common import (
     validate_tags,
 )
 from .views import load_extras, server_view
+
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 
 # ---- servers ---------------------------------------------------------------------------------
 
@@ -146,6 +150,59 @@ def _quota_check(
     raise nova_error(403, "Quota exceeded")
 
 
+def _config_drive(value: Any) -> str:
+    """Nova keeps config_drive in a string column: "True", or "" for false (compute/api.py
+    _check_config_drive; the Instance object's StringField turns True into "True").
+    The schema (parameter_types.boolean) takes a JSON boolean or true/false, 1/0, on/off,
+    yes/no as strings."""
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "True"
+    text = value.lower() if isinstance(value, str) else None
+    if text in ("true", "1", "on", "yes"):
+        return "True"
+    if text in ("false", "0", "off", "no"):
+        return ""
+    raise invalid(
+        "config_drive",
+        value,
+        f"{value!r} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES',"
+        " 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No',"
+        " 'no']",
+    )
+
+
+def _generate_password(length: int = 12) -> str:
+    """nova.utils.generate_password: 12 characters without look-alikes."""
+    symbols = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    return "".join(secrets.choice(symbols) for _ in range(length))
+
+
+def _all_tenants(nc: NovaCall, detail: bool) -> bool:
+    """common.is_all_tenants, then the get_all_tenants policy (admin only by default)."""
+    values = nc.call.request.query.get("all_tenants")
+    if values is None:
+        return False
+    raw = values[-1].strip().lower()
+    if raw == "" or raw in TRUE_STRINGS:
+        wanted = True
+    elif raw in FALSE_STRINGS:
+        wanted = False
+    else:
+        raise nova_error(
+            400,
+            f"Invalid input received: Unrecognized value '{values[-1]}', acceptable values are:"
+            " '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'",
+        )
+    if wanted and not nc.call.user.is_admin:
+        policy = "detail:get_all_tenants" if detail else "index:get_all_tenants"
+        raise nova_error(
+            403, f"Policy doesn't allow os_compute_api:servers:{policy} to be performed."
+        )
+    return wanted
+
+
 def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     data = nc.body("server")
     allowed = set(SERVER_KEYS)
@@ -176,6 +233,10 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     metadata = validate_metadata(data.get("metadata", {}))
     check_metadata_quota(metadata)
     tags = validate_tags(data.get("tags", []))
+    admin_pass = data.get("adminPass")
+    if admin_pass is not None and not isinstance(admin_pass, str):
+        raise invalid("adminPass", admin_pass, f"{admin_pass!r} is not of type 'string'")
+    config_drive = _config_drive(data.get("config_drive"))
     user_data = data.get("user_data")
     if user_data is not None:
         if not isinstance(user_data, str) or len(user_data) > MAX_USER_DATA:
@@ -248,8 +309,8 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 " vcpus, ram, key_name, availability_zone, description, metadata, security_groups,"
                 " user_data, reservation_id, launch_index, created_at, updated_at, launched_at,"
                 " vm_state, prev_vm_state, task_state, task_started, task_until, fault_message,"
-                " fault_code, reap_at, locked)"
-                f" VALUES ({', '.join('?' * 21)}, 'building', 'spawning', ?, ?, ?, ?, ?, 0)",
+                " fault_code, reap_at, locked, config_drive)"
+                f" VALUES ({', '.join('?' * 21)}, 'building', 'spawning', ?, ?, ?, ?, ?, 0, ?)",
                 (
                     server_id,
                     server_name,
@@ -277,6 +338,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                     NO_VALID_HOST if fails else None,
                     500 if fails else None,
                     boot_end if fails else None,
+                    config_drive,
                 ),
             )
             conn.executemany(
@@ -293,7 +355,9 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         "id": first,
         "links": links(nc, "servers", first),
         "OS-DCF:diskConfig": "MANUAL",
-        "adminPass": new_id().replace("-", "")[:12],
+        # Nova returns the requested adminPass, or a generated one (servers.py,
+        # _get_server_admin_password), when enable_instance_password is on (default).
+        "adminPass": admin_pass if admin_pass is not None else _generate_password(),
     }
     body["security_groups"] = [
         {"name": g["name"] if isinstance(g, dict) else g}
@@ -302,13 +366,13 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     return Response(202, {"server": body}, headers={"Location": f"{nc.url}/v2.1/servers/{first}"})
 
 
-def _list_filters(nc: NovaCall, at: float) -> tuple[list[str], list[Any], bool]:
+def _list_filters(nc: NovaCall, at: float, detail: bool) -> tuple[list[str], list[Any], bool]:
     """SQL WHERE clauses for Nova's list filters; the flag says whether deleted rows show."""
     req = nc.call.request
     principal = nc.call.user
     clauses: list[str] = []
     args: list[Any] = []
-    if not (principal.is_admin and req.param("all_tenants") not in (None, "0", "false", "False")):
+    if not _all_tenants(nc, detail):
         clauses.append("s.project_id = ?")
         args.append(principal.project_id)
     since_text = req.param("changes-since")
@@ -390,7 +454,7 @@ def list_servers(nc: NovaCall, detail: bool) -> Response:
     if limit < 0:
         raise nova_error(400, "limit param must be positive")
     at = now()
-    clauses, args, _ = _list_filters(nc, at)
+    clauses, args, _ = _list_filters(nc, at, detail)
     with nc.call.runtime.store.read() as conn:
         marker = req.param("marker")
         if marker:

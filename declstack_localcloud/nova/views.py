@@ -108,7 +108,7 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         "OS-EXT-AZ:availability_zone": row["availability_zone"]
         if state.vm_state != "building"
         else "",
-        "config_drive": "",
+        "config_drive": row["config_drive"],
         "key_name": row["key_name"],
         "OS-SRV-USG:launched_at": iso_micro(row["launched_at"])
         if state.launched and row["launched_at"] is not None
