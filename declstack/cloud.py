@@ -84,6 +84,12 @@ def to_observed(server: dict[str, Any]) -> ObservedServer:
     ]
     fault = server.get("fault") or {}
     metadata = server.get("metadata") or {}
+    groups = server.get("security_groups")
+    security_groups = (
+        tuple(dict.fromkeys(str(g.get("name")) for g in groups if isinstance(g, dict)))
+        if isinstance(groups, list)
+        else None
+    )
     return ObservedServer(
         id=str(server["id"]),
         name=str(server.get("name") or ""),
@@ -97,6 +103,7 @@ def to_observed(server: dict[str, Any]) -> ObservedServer:
         addresses=tuple(addresses),
         fault=str(fault["message"]) if fault.get("message") else None,
         created=str(server.get("created") or ""),
+        security_groups=security_groups,
     )
 
 
@@ -285,11 +292,25 @@ class OpenStackCloud:
         return str(server.id)
 
     def update_server(self, server_id: str, patch: ServerPatch) -> None:
-        """Removals first, then metadata (with the bookkeeping lists), then additions.
+        """Security groups first, then removals, then metadata (with the bookkeeping
+        lists and the fingerprint), then additions.
 
         If a removal fails, the bookkeeping still lists the key or tag, so the
-        next plan removes it again; nothing is ever left behind unmanaged.
+        next plan removes it again; nothing is ever left behind unmanaged. The
+        fingerprint is rewritten only after the group actions succeeded.
         """
+        path = f"/servers/{server_id}/action"
+        for group in patch.add_security_groups:
+            action = {"addSecurityGroup": {"name": group}}
+            self._retrying(
+                f"add security group {group}", functools.partial(self._send, "post", path, action)
+            )
+        for group in patch.remove_security_groups:
+            action = {"removeSecurityGroup": {"name": group}}
+            self._retrying(
+                f"remove security group {group}",
+                functools.partial(self._send, "post", path, action),
+            )
         for key in patch.delete_metadata:
             path = f"/servers/{server_id}/metadata/{quote(key, safe='')}"
             self._retrying(f"delete metadata {key}", functools.partial(self._send, "delete", path))

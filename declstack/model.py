@@ -99,6 +99,9 @@ class ObservedServer:
     addresses: tuple[tuple[str, str], ...] = ()  # (network name, ip)
     fault: str | None = None
     created: str = ""
+    #: Names of the security groups on the server's ports (Nova lists names only);
+    #: None when the cloud did not say (a list without details).
+    security_groups: tuple[str, ...] | None = None
 
     @property
     def is_gone(self) -> bool:
@@ -173,6 +176,12 @@ class ServerPatch:
     remove_tags: tuple[str, ...] = ()
     description: str | None = None
     change_description: bool = False
+    #: The security groups the server must end up with (refs as written in the
+    #: spec); None when they do not change. `resolve` turns it into the ids to
+    #: add and remove with Nova's addSecurityGroup / removeSecurityGroup actions.
+    security_groups: tuple[str, ...] | None = None
+    add_security_groups: tuple[str, ...] = ()
+    remove_security_groups: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -182,6 +191,7 @@ class ServerPatch:
             or self.add_tags
             or self.remove_tags
             or self.change_description
+            or self.security_groups is not None
         )
 
 

@@ -29,7 +29,8 @@ MANAGED_METADATA_KEY = "declstack:managed-metadata"
 MANAGED_TAGS_KEY = "declstack:managed-tags"
 FINGERPRINT_VERSION = "v1"
 
-#: Create-time attributes: changing one of them means replacing the server.
+#: The attributes hashed into the fingerprint, in its stored order. Never
+#: reorder or drop one: every deployed server carries this layout.
 CREATE_TIME_ATTRIBUTES = (
     "image",
     "flavor",
@@ -39,6 +40,11 @@ CREATE_TIME_ATTRIBUTES = (
     "user_data",
     "availability_zone",
 )
+#: Fingerprinted attributes changed in place (Nova's add/removeSecurityGroup), not
+#: by replacing the server; the fingerprint is rewritten after the change.
+IN_PLACE_ATTRIBUTES = ("security_groups",)
+#: Changing one of these means replacing the server.
+REPLACING_ATTRIBUTES = tuple(a for a in CREATE_TIME_ATTRIBUTES if a not in IN_PLACE_ATTRIBUTES)
 
 #: Nova metadata values are limited to 255 characters.
 MAX_METADATA_VALUE = 255
@@ -98,8 +104,8 @@ def parse_fingerprint(text: str | None) -> dict[str, str] | None:
     return result
 
 
-def changed_create_attributes(server: DesiredServer, observed: ObservedServer) -> list[str]:
-    """Names of create-time attributes whose spec value differs from the recorded one.
+def changed_fingerprinted(server: DesiredServer, observed: ObservedServer) -> list[str]:
+    """Names of fingerprinted attributes whose spec value differs from the recorded one.
 
     A server whose fingerprint is missing or unreadable reports every attribute,
     so the planner replaces it rather than guessing.
@@ -110,6 +116,11 @@ def changed_create_attributes(server: DesiredServer, observed: ObservedServer) -
     wanted = parse_fingerprint(fingerprint(server))
     assert wanted is not None
     return [name for name in CREATE_TIME_ATTRIBUTES if recorded.get(name) != wanted[name]]
+
+
+def changed_create_attributes(server: DesiredServer, observed: ObservedServer) -> list[str]:
+    """The changed attributes that force a replacement."""
+    return [a for a in changed_fingerprinted(server, observed) if a in REPLACING_ATTRIBUTES]
 
 
 def join_names(names: list[str] | tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ not looked up here; `resolve` does that for creates only.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
@@ -296,6 +297,11 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         details.append("declstack bookkeeping of managed keys/tags")
     set_metadata.update(bookkeeping)
 
+    security_groups, said = _security_groups_change(desired, server)
+    if security_groups is not None:
+        details.append(said)
+        set_metadata[ownership.FINGERPRINT_KEY] = ownership.fingerprint(desired)
+
     change_description = (
         desired.description is not None and desired.description != server.description
     )
@@ -310,8 +316,39 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         remove_tags=remove_tags,
         description=desired.description if change_description else None,
         change_description=change_description,
+        security_groups=security_groups,
     )
     return patch, details
+
+
+#: Nova puts a server without requested groups into `default`.
+DEFAULT_SECURITY_GROUP = "default"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+def _security_groups_change(
+    desired: DesiredServer, server: ObservedServer
+) -> tuple[tuple[str, ...] | None, str]:
+    """The groups the server must end up with, when they differ from the spec's.
+
+    A change is seen in the fingerprint (the spec's list as written), or, when the
+    spec names its groups (not ids) and the cloud lists the server's groups, as
+    drift: a group added or removed behind declstack's back. A spec without
+    `security_groups` leaves Nova's choice (`default`) alone.
+    """
+    target = desired.security_groups or (DEFAULT_SECURITY_GROUP,)
+    in_fingerprint = "security_groups" in ownership.changed_fingerprinted(desired, server)
+    observed = server.security_groups
+    drifted = (
+        bool(desired.security_groups)
+        and observed is not None
+        and not any(_UUID.match(ref) for ref in target)
+        and set(target) != set(observed)
+    )
+    if not (in_fingerprint or drifted):
+        return None, ""
+    before = json.dumps(sorted(set(observed))) if observed is not None else "(unknown)"
+    return tuple(target), f"security groups: {before} -> {json.dumps(sorted(set(target)))}"
 
 
 def _bookkeeping(

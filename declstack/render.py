@@ -202,6 +202,11 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
     if patch.change_description:
         old = _q(before.description) if before.description is not None else "(unset)"
         rows.append(f"description: {old} -> {_q(patch.description)}")
+    if patch.security_groups is not None:
+        old = _q(sorted(set(before.security_groups))) if before.security_groups else "(unknown)"
+        rows.append(
+            f"security_groups: {old} -> {_q(sorted(set(patch.security_groups)))}   # in place"
+        )
     return rows
 
 
@@ -331,6 +336,11 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "remove_tags": list(patch.remove_tags),
             "description": patch.description if patch.change_description else None,
             "change_description": patch.change_description,
+            "security_groups": None
+            if patch.security_groups is None
+            else list(patch.security_groups),
+            "add_security_groups": list(patch.add_security_groups),
+            "remove_security_groups": list(patch.remove_security_groups),
         },
         "resolved": None
         if create is None

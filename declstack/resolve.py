@@ -35,9 +35,14 @@ def _may_rebuild(change: Change) -> bool:
     return change.action is Action.WAIT and change.after is not None
 
 
+def _regroups(change: Change) -> bool:
+    """An in-place update that changes the server's security groups."""
+    return change.patch is not None and change.patch.security_groups is not None
+
+
 def needs_catalog(plan: Plan) -> bool:
-    """True when some change creates a server, so the catalog must be fetched."""
-    return any(_builds(c) or _may_rebuild(c) for c in plan.changes)
+    """True when some change creates a server or changes its security groups."""
+    return any(_builds(c) or _may_rebuild(c) or _regroups(c) for c in plan.changes)
 
 
 def resolve(plan: Plan, catalog: Catalog) -> Plan:
@@ -54,6 +59,9 @@ def resolve(plan: Plan, catalog: Catalog) -> Plan:
             if _builds(change):
                 diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
             change = dataclasses.replace(change, create=request)
+        elif _regroups(change):
+            change, problems = _security_group_actions(change, catalog)
+            diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
         changes.append(change)
     return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))
 
@@ -121,6 +129,29 @@ def _create_request(
         ),
         [],
     )
+
+
+def _security_group_actions(change: Change, catalog: Catalog) -> tuple[Change, list[Diagnostic]]:
+    """Which groups to add to and remove from the server, by id."""
+    assert change.patch is not None and change.patch.security_groups is not None
+    assert change.before is not None
+    problems = _Problems()
+    wanted = [
+        problems.find("security group", ref, catalog.security_groups)
+        for ref in change.patch.security_groups
+    ]
+    found = [group for group in wanted if group is not None]
+    current = set(change.before.security_groups or ())
+    add = tuple(dict.fromkeys(g.id for g in found if g.name not in current))
+    keep = {g.name for g in found}
+    remove = []
+    for name in sorted(current - keep):
+        group, _ = lookup("security group", name, catalog.security_groups)
+        remove.append(group.id if group is not None else name)
+    patch = dataclasses.replace(
+        change.patch, add_security_groups=add, remove_security_groups=tuple(remove)
+    )
+    return dataclasses.replace(change, patch=patch), problems.items
 
 
 def lookup(

@@ -97,9 +97,18 @@ class FakeCloud:
             metadata=frozen_map(request.metadata),
             tags=request.tags,
             description=request.description,
+            security_groups=tuple(self._group_name(g) for g in request.security_groups)
+            or ("default",),
         )
         self._age[server_id] = self.boot_polls
         return server_id
+
+    def _group_name(self, ref: str) -> str:
+        """Nova takes a group's name or id; the server lists names."""
+        for group in self.catalog.security_groups:
+            if ref in (group.id, group.name):
+                return group.name
+        raise FakeCloudError(f"404 security group {ref}")
 
     def _owned(self, server_id: str) -> ObservedServer:
         server = self.servers.get(server_id)
@@ -126,8 +135,19 @@ class FakeCloud:
         metadata.update(patch.set_metadata)
         tags += [t for t in patch.add_tags if t not in tags]
         description = patch.description if patch.change_description else server.description
+        groups = list(server.security_groups or ())
+        groups += [self._group_name(g) for g in patch.add_security_groups]
+        for ref in patch.remove_security_groups:
+            name = self._group_name(ref)
+            if name not in groups:
+                raise FakeCloudError(f"400 security group {name} not on the server")
+            groups.remove(name)
         self.servers[server_id] = replace(
-            server, metadata=frozen_map(metadata), tags=tuple(tags), description=description
+            server,
+            metadata=frozen_map(metadata),
+            tags=tuple(tags),
+            description=description,
+            security_groups=tuple(dict.fromkeys(groups)),
         )
 
     def delete_server(self, server_id: str) -> None:

@@ -176,6 +176,35 @@ ROWS = [
         expected=(("web-1", Action.NOOP, "up to date"),),
     ),
     Row(
+        "security groups changed in the spec: updated in place, not replaced",
+        spec=(desired(security_groups=("web", "ssh")),),
+        observed=(server(desired(security_groups=("web",)), security_groups=("web",)),),
+        expected=(("web-1", Action.UPDATE, 'security groups: ["web"] -> ["ssh", "web"]'),),
+    ),
+    Row(
+        "a group removed behind declstack's back: put back in place",
+        spec=(desired(security_groups=("web", "ssh")),),
+        observed=(server(desired(security_groups=("web", "ssh")), security_groups=("web",)),),
+        expected=(("web-1", Action.UPDATE, 'security groups: ["web"] -> ["ssh", "web"]'),),
+    ),
+    Row(
+        "no groups in the spec: Nova's choice and later additions are left alone",
+        spec=(desired(),),
+        observed=(server(desired(), security_groups=("default", "added-by-hand")),),
+        expected=(("web-1", Action.NOOP, "up to date"),),
+    ),
+    Row(
+        "groups by id cannot be compared by name: only the fingerprint counts",
+        spec=(desired(security_groups=("0f0e2a1c-6a52-4c1e-9d0b-3f2b8d7c6e5a",)),),
+        observed=(
+            server(
+                desired(security_groups=("0f0e2a1c-6a52-4c1e-9d0b-3f2b8d7c6e5a",)),
+                security_groups=("web",),
+            ),
+        ),
+        expected=(("web-1", Action.NOOP, "up to date"),),
+    ),
+    Row(
         "no fingerprint: replace, and say why",
         spec=(desired(),),
         observed=(server(desired(), drop_metadata=(ownership.FINGERPRINT_KEY,)),),

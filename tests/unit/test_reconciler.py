@@ -28,7 +28,11 @@ CATALOG = Catalog(
     flavors=(NamedResource("1", "m1.tiny"), NamedResource("2", "m1.small")),
     networks=(NamedResource("net-1", "private"),),
     keypairs=(NamedResource("default", "default"),),
-    security_groups=(NamedResource("sg-1", "default"),),
+    security_groups=(
+        NamedResource("sg-1", "default"),
+        NamedResource("sg-2", "web"),
+        NamedResource("sg-3", "ssh"),
+    ),
 )
 
 
@@ -269,3 +273,24 @@ def test_interrupt_cancels_queued_creates_and_says_what_was_and_was_not_requeste
     assert len(stopped.not_requested) == 6 - len(creates) >= 4
     everything = {*stopped.requested, *stopped.unanswered, *stopped.not_requested}
     assert everything == {f"server.s{n} (create)" for n in range(1, 7)}
+
+
+def test_a_change_of_security_groups_is_made_in_place_on_the_same_server() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    run(cloud, spec(server("a", security_groups=("web",))))
+    (before,) = cloud.servers.values()
+    assert before.security_groups == ("web",)
+
+    plan, report = run(cloud, spec(server("a", security_groups=("ssh", "default"))))
+
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE and change.patch is not None
+    assert change.patch.add_security_groups == ("sg-3", "sg-1")
+    assert change.patch.remove_security_groups == ("sg-2",)
+    assert report.converged
+    (after,) = cloud.servers.values()
+    assert after.id == before.id, "updated in place, not replaced"
+    assert set(after.security_groups or ()) == {"ssh", "default"}
+    assert not [call for call in cloud.calls if call.startswith(("create", "delete"))][1:]
+    again = make_plan(spec(server("a", security_groups=("ssh", "default"))), cloud)
+    assert not again.has_changes, "the fingerprint was rewritten with the new groups"
