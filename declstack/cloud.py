@@ -104,6 +104,12 @@ def to_observed(server: dict[str, Any]) -> ObservedServer:
         fault=str(fault["message"]) if fault.get("message") else None,
         created=str(server.get("created") or ""),
         security_groups=security_groups,
+        floating_ips=tuple(
+            str(entry["addr"])
+            for _, entries in sorted((server.get("addresses") or {}).items())
+            for entry in entries or []
+            if entry.get("addr") and entry.get("OS-EXT-IPS:type") == "floating"
+        ),
     )
 
 

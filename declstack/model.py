@@ -102,6 +102,9 @@ class ObservedServer:
     #: Names of the security groups on the server's ports (Nova lists names only);
     #: None when the cloud did not say (a list without details).
     security_groups: tuple[str, ...] | None = None
+    #: The addresses Nova marks as floating (`OS-EXT-IPS:type: floating`); they are
+    #: in `addresses` too.
+    floating_ips: tuple[str, ...] = ()
 
     @property
     def is_gone(self) -> bool:

@@ -96,3 +96,26 @@ def test_retries_give_up_when_the_next_wait_would_pass_the_budget() -> None:
     assert caught.value.message == "list servers: busy (HTTP 503)"
     assert instant.slept == [4.0, 4.0]  # a third wait would end at 12 s > 10 s
     assert len(compute.queries) == 3
+
+
+def test_a_server_body_gives_floating_addresses_and_group_names() -> None:
+    from declstack.cloud import to_observed
+
+    body = {
+        "id": "s1",
+        "name": "web-1",
+        "status": "ACTIVE",
+        "addresses": {
+            "private": [
+                {"addr": "10.0.0.5", "OS-EXT-IPS:type": "fixed", "version": 4},
+                {"addr": "203.0.113.20", "OS-EXT-IPS:type": "floating", "version": 4},
+            ]
+        },
+        # Nova lists a group once per port: two ports, two entries.
+        "security_groups": [{"name": "default"}, {"name": "web"}, {"name": "default"}],
+    }
+    server = to_observed(body)
+    assert server.addresses == (("private", "10.0.0.5"), ("private", "203.0.113.20"))
+    assert server.floating_ips == ("203.0.113.20",)
+    assert server.security_groups == ("default", "web")
+    assert to_observed({"id": "s2", "name": "x", "status": "BUILD"}).security_groups is None
