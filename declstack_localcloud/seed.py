@@ -13,6 +13,9 @@ DOMAIN_NAME = "Default"
 REGION = "RegionOne"
 AVAILABILITY_ZONE = "nova"
 SUBNET_CIDR = "10.0.0.0/16"
+PUBLIC_CIDR = "203.0.113.0/24"
+PUBLIC_GATEWAY = "203.0.113.1"
+PUBLIC_POOL = ("203.0.113.10", "203.0.113.250")
 DEFAULT_PUBLIC_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICHYQoq+nbuYIxoLeS9DWy2IQXHScnZjFAjL2GoNJXXI default"
 )
@@ -115,6 +118,7 @@ def seed(conn: sqlite3.Connection) -> None:
     )
     for project_id in projects.values():
         ensure_default_security_group(conn, project_id)
+    _seed_public(conn, admin_project, projects["demo"], t)
     conn.execute(
         "INSERT INTO keypairs (user_id, name, type, public_key, fingerprint, created_at)"
         " VALUES (?, 'default', 'ssh', ?, ?, ?)",
@@ -151,3 +155,34 @@ def ensure_default_security_group(conn: sqlite3.Connection, project_id: str) -> 
             (new_id(), group_id, direction, ethertype, remote_group, project_id, t),
         )
     return group_id
+
+
+def _seed_public(conn: sqlite3.Connection, admin_project: str, demo_project: str, t: float) -> None:
+    """The external network `public` (203.0.113.0/24, no DHCP) and the demo project's
+    `router1`: gateway on `public`, an interface on `private-subnet` (realstack has the same)."""
+    from .neutron.routers import add_interface, create_router_row, set_gateway
+
+    public_id = new_id()
+    conn.execute(
+        "INSERT INTO networks (id, name, project_id, shared, mtu, created_at, external)"
+        " VALUES (?, 'public', ?, 0, 1500, ?, 1)",
+        (public_id, admin_project, t),
+    )
+    conn.execute(
+        "INSERT INTO subnets (id, name, network_id, project_id, cidr, gateway_ip, ip_version,"
+        " created_at, enable_dhcp, allocation_pools) VALUES (?, 'public-subnet', ?, ?,"
+        " ?, ?, 4, ?, 0, ?)",
+        (
+            new_id(),
+            public_id,
+            admin_project,
+            PUBLIC_CIDR,
+            PUBLIC_GATEWAY,
+            t,
+            json.dumps([{"start": PUBLIC_POOL[0], "end": PUBLIC_POOL[1]}]),
+        ),
+    )
+    router = create_router_row(conn, "router1", demo_project)
+    set_gateway(conn, router, {"network_id": public_id})
+    private_subnet = conn.execute("SELECT * FROM subnets WHERE name = 'private-subnet'").fetchone()
+    add_interface(conn, router, private_subnet)

@@ -87,6 +87,19 @@ CREATE INDEX IF NOT EXISTS servers_updated ON servers (updated_at);
 CREATE TABLE IF NOT EXISTS server_tags (
     server_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (server_id, tag));
 CREATE INDEX IF NOT EXISTS server_tags_tag ON server_tags (tag, server_id);
+CREATE TABLE IF NOT EXISTS routers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, project_id TEXT NOT NULL,
+    description TEXT NOT NULL, external_network_id TEXT, enable_snat INTEGER NOT NULL,
+    admin_state_up INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS floatingips (
+    id TEXT PRIMARY KEY, project_id TEXT NOT NULL, network_id TEXT NOT NULL,
+    address TEXT NOT NULL, own_port_id TEXT NOT NULL, port_id TEXT, fixed_ip_address TEXT,
+    router_id TEXT, description TEXT NOT NULL, created_at REAL NOT NULL,
+    updated_at REAL NOT NULL, revision INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS floatingips_port ON floatingips (port_id);
+CREATE TABLE IF NOT EXISTS neutron_tags (
+    resource_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (resource_id, tag));
 """
 
 
@@ -107,7 +120,22 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
 
 
 # Columns added after state files were first written: (table, column, declaration).
-MIGRATIONS = (("servers", "config_drive", "TEXT NOT NULL DEFAULT ''"),)
+MIGRATIONS = (
+    ("servers", "config_drive", "TEXT NOT NULL DEFAULT ''"),
+    ("networks", "external", "INTEGER NOT NULL DEFAULT 0"),
+    ("subnets", "enable_dhcp", "INTEGER NOT NULL DEFAULT 1"),
+    ("subnets", "allocation_pools", "TEXT"),
+    ("security_group_rules", "description", "TEXT NOT NULL DEFAULT ''"),
+    *(
+        (table, column, declaration)
+        for table in ("networks", "subnets", "ports", "security_groups")
+        for column, declaration in (
+            ("description", "TEXT NOT NULL DEFAULT ''"),
+            ("updated_at", "REAL"),
+            ("revision", "INTEGER NOT NULL DEFAULT 1"),
+        )
+    ),
+)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

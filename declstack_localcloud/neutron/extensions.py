@@ -32,6 +32,22 @@ EXTENSIONS = (
         "Adds created_at and updated_at fields to all Neutron resources.",
     ),
     ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur"
+        " on the external gateway",
+    ),
+    (
+        "fip-port-details",
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+    ),
 )
 
 
@@ -55,7 +71,15 @@ def versions(call: Call, _: dict[str, str]) -> Response:
 
 
 def resources(call: Call, _: dict[str, str]) -> Response:
-    names = ("network", "subnet", "port", "security_group", "security_group_rule")
+    names = (
+        "network",
+        "subnet",
+        "port",
+        "security_group",
+        "security_group_rule",
+        "floatingip",
+        "router",
+    )
     base = f"{call.runtime.base_url}/network/v2.0"
     return Response(
         200,

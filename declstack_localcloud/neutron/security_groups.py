@@ -1,17 +1,25 @@
-"""Security groups and their rules (neutron/db/securitygroups_db.py)."""
+"""Security groups and their rules (neutron/db/securitygroups_db.py,
+neutron/extensions/securitygroup.py for the exceptions and their messages)."""
 
 from __future__ import annotations
 
+import ipaddress
 import sqlite3
 from typing import Any
 
 from ..context import Call
+from ..formats import new_id, now
 from ..http import Response
 from ..seed import ensure_default_security_group
 from .common import (
+    body_of,
+    bump,
     collection,
+    invalid_input,
     neutron_error,
+    reject_unknown,
     stamps,
+    tags_by_id,
 )
 
 
@@ -32,15 +40,17 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
         "project_id": row["project_id"],
         "belongs_to_default_sg": None,
         "standard_attr_id": abs(hash(row["id"])) % 100000,
-        **stamps(row["created_at"]),
-        "description": None,
+        **stamps(row),
+        "description": row["description"] or None,
         "revision_number": 0,
     }
 
 
-def security_group_view(row: sqlite3.Row, rules: list[sqlite3.Row]) -> dict[str, Any]:
+def security_group_view(
+    row: sqlite3.Row, rules: list[sqlite3.Row], tags: dict[str, list[str]]
+) -> dict[str, Any]:
     return {
-        **stamps(row["created_at"]),
+        **stamps(row, tags),
         "id": row["id"],
         "name": row["name"],
         "description": row["description"],
@@ -60,8 +70,9 @@ def _security_groups(call: Call) -> list[dict[str, Any]]:
         for rule in conn.execute("SELECT * FROM security_group_rules ORDER BY created_at"):
             rules.setdefault(rule["security_group_id"], []).append(rule)
         rows = conn.execute("SELECT * FROM security_groups ORDER BY created_at").fetchall()
+        tags = tags_by_id(conn)
     return [
-        security_group_view(row, rules.get(row["id"], []))
+        security_group_view(row, rules.get(row["id"], []), tags)
         for row in rows
         if call.user.is_admin or row["project_id"] == call.user.project_id
     ]
@@ -83,3 +94,323 @@ def show_security_group(call: Call, params: dict[str, str]) -> Response:
 def list_security_group_rules(call: Call, _: dict[str, str]) -> Response:
     rules = [rule for group in _security_groups(call) for rule in group["security_group_rules"]]
     return collection(call, "security_group_rules", rules)
+
+
+PROTOCOLS = (
+    "ah",
+    "dccp",
+    "egp",
+    "esp",
+    "gre",
+    "hopopt",
+    "icmp",
+    "igmp",
+    "ipip",
+    "ipv6-encap",
+    "ipv6-frag",
+    "ipv6-icmp",
+    "icmpv6",
+    "ipv6-nonxt",
+    "ipv6-opts",
+    "ipv6-route",
+    "ospf",
+    "pgm",
+    "rsvp",
+    "sctp",
+    "tcp",
+    "udp",
+    "udplite",
+    "vrrp",
+)
+PORT_PROTOCOLS = ("tcp", "udp", "dccp", "sctp", "udplite", "6", "17", "33", "132", "136")
+RULE_KEYS = {
+    "security_group_id",
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+    "description",
+    "tenant_id",
+    "project_id",
+    "remote_address_group_id",
+}
+
+
+def _group_not_found(group_id: str) -> Exception:
+    return neutron_error(404, "SecurityGroupNotFound", f"Security group {group_id} does not exist")
+
+
+def load_group(conn: sqlite3.Connection, call: Call, group_id: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM security_groups WHERE id = ?", (group_id,)
+    ).fetchone()
+    if row is None or (not call.user.is_admin and row["project_id"] != call.user.project_id):
+        raise _group_not_found(group_id)
+    return row
+
+
+def insert_rule(
+    conn: sqlite3.Connection, group_id: str, project_id: str, rule: dict[str, Any]
+) -> str:
+    rule_id = new_id()
+    conn.execute(
+        "INSERT INTO security_group_rules (id, security_group_id, direction, ethertype,"
+        " protocol, port_range_min, port_range_max, remote_ip_prefix, remote_group_id,"
+        " project_id, created_at, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            rule_id,
+            group_id,
+            rule["direction"],
+            rule["ethertype"],
+            rule.get("protocol"),
+            rule.get("port_range_min"),
+            rule.get("port_range_max"),
+            rule.get("remote_ip_prefix"),
+            rule.get("remote_group_id"),
+            project_id,
+            now(),
+            rule.get("description", ""),
+        ),
+    )
+    return rule_id
+
+
+def _group_item(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    rules = conn.execute(
+        "SELECT * FROM security_group_rules WHERE security_group_id = ? ORDER BY created_at",
+        (row["id"],),
+    ).fetchall()
+    return security_group_view(row, rules, tags_by_id(conn))
+
+
+def create_security_group(call: Call, _: dict[str, str]) -> Response:
+    """securitygroups_db.create_security_group: a new group gets the template's two egress
+    rules (IPv4 and IPv6, any protocol, anywhere)."""
+    data = body_of(call, "security_group")
+    reject_unknown(data, {"name", "description", "stateful", "tenant_id", "project_id"})
+    name = str(data.get("name", ""))
+    project_id = call.user.project_id
+    with call.runtime.store.write() as conn:
+        ensure_default_security_group(conn, project_id)
+        if name == "default":
+            raise neutron_error(
+                409, "SecurityGroupDefaultAlreadyExists", "Default security group already exists."
+            )
+        group_id = new_id()
+        t = now()
+        conn.execute(
+            "INSERT INTO security_groups (id, name, description, project_id, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (group_id, name, str(data.get("description", "")), project_id, t, t),
+        )
+        for ethertype in ("IPv4", "IPv6"):
+            insert_rule(conn, group_id, project_id, {"direction": "egress", "ethertype": ethertype})
+        row = load_group(conn, call, group_id)
+        return Response(201, {"security_group": _group_item(conn, row)})
+
+
+def update_security_group(call: Call, params: dict[str, str]) -> Response:
+    data = body_of(call, "security_group")
+    reject_unknown(data, {"name", "description", "stateful"})
+    with call.runtime.store.write() as conn:
+        row = load_group(conn, call, params["id"])
+        if row["name"] == "default" and "name" in data and data["name"] != "default":
+            raise neutron_error(
+                409,
+                "SecurityGroupCannotUpdateDefault",
+                "Updating default security group not allowed.",
+            )
+        for field in ("name", "description"):
+            if field in data:
+                conn.execute(
+                    f"UPDATE security_groups SET {field} = ? WHERE id = ?",
+                    (str(data[field]), row["id"]),
+                )
+        bump(conn, "security_groups", row["id"])
+        row = load_group(conn, call, row["id"])
+        return Response(200, {"security_group": _group_item(conn, row)})
+
+
+def delete_security_group(call: Call, params: dict[str, str]) -> Response:
+    with call.runtime.store.write() as conn:
+        row = load_group(conn, call, params["id"])
+        if row["name"] == "default" and not call.user.is_admin:
+            raise neutron_error(
+                409,
+                "SecurityGroupCannotRemoveDefault",
+                "Insufficient rights for removing default security group.",
+            )
+        pattern = f'%"{row["id"]}"%'
+        if conn.execute("SELECT 1 FROM ports WHERE security_groups LIKE ?", (pattern,)).fetchone():
+            raise neutron_error(409, "SecurityGroupInUse", f"Security Group {row['id']} in use.")
+        conn.execute("DELETE FROM security_group_rules WHERE security_group_id = ?", (row["id"],))
+        conn.execute("DELETE FROM neutron_tags WHERE resource_id = ?", (row["id"],))
+        conn.execute("DELETE FROM security_groups WHERE id = ?", (row["id"],))
+    return Response(204)
+
+
+def _port(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        port = int(value)
+    except (TypeError, ValueError) as exc:
+        raise neutron_error(
+            400, "SecurityGroupInvalidPortValue", f"Invalid value for port {value}"
+        ) from exc
+    return port
+
+
+def _validate_rule(conn: sqlite3.Connection, call: Call, data: dict[str, Any]) -> dict[str, Any]:
+    """securitygroups_db._validate_security_group_rule and the API's attribute checks."""
+    direction = data.get("direction")
+    if direction not in ("ingress", "egress"):
+        raise invalid_input(
+            f"Invalid input for direction. Reason: '{direction}' is not in ['ingress', 'egress']"
+        )
+    ethertype = data.get("ethertype") or "IPv4"
+    if ethertype not in ("IPv4", "IPv6"):
+        raise invalid_input(
+            f"Invalid input for ethertype. Reason: '{ethertype}' is not in ['IPv4', 'IPv6']"
+        )
+    protocol = data.get("protocol")
+    if protocol is not None:
+        protocol = str(protocol).lower()
+        if protocol == "any":
+            protocol = None
+        elif not (protocol in PROTOCOLS or (protocol.isdigit() and 0 <= int(protocol) <= 255)):
+            raise neutron_error(
+                400,
+                "SecurityGroupRuleInvalidProtocol",
+                f"Security group rule protocol {data['protocol']} not supported. Only protocol"
+                f" values {list((None, *PROTOCOLS))} and integer representations [0 to 255] are"
+                " supported.",
+            )
+    low = _port(data.get("port_range_min"), "port_range_min")
+    high = _port(data.get("port_range_max"), "port_range_max")
+    if (low is not None or high is not None) and protocol is None:
+        raise neutron_error(
+            400,
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given.",
+        )
+    if protocol in PORT_PROTOCOLS:
+        for value in (low, high):
+            if value is not None and not 1 <= value <= 65535:
+                raise neutron_error(
+                    400, "SecurityGroupInvalidPortValue", f"Invalid value for port {value}"
+                )
+        if low is not None and high is not None and low > high:
+            raise neutron_error(
+                400,
+                "SecurityGroupInvalidPortRange",
+                "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+            )
+        if low is not None and high is None:
+            high = low
+    elif protocol in ("icmp", "ipv6-icmp", "icmpv6", "1", "58"):
+        for field, value in (("type", low), ("code", high)):
+            if value is not None and not 0 <= value <= 255:
+                raise neutron_error(
+                    400,
+                    "SecurityGroupInvalidIcmpValue",
+                    f"Invalid value for ICMP {field}"
+                    f" (port-range-{'min' if field == 'type' else 'max'}) {value}."
+                    " It must be 0 to 255.",
+                )
+    prefix = data.get("remote_ip_prefix")
+    remote_group = data.get("remote_group_id")
+    if prefix is not None and remote_group is not None:
+        raise neutron_error(
+            400,
+            "SecurityGroupMultipleRemoteEntites",
+            "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be"
+            " provided.",
+        )
+    if prefix is not None:
+        try:
+            net = ipaddress.ip_network(str(prefix), strict=False)
+        except ValueError as exc:
+            raise invalid_input(
+                f"Invalid input for remote_ip_prefix. Reason: '{prefix}' is not a valid IP subnet"
+            ) from exc
+        if f"IPv{net.version}" != ethertype:
+            raise neutron_error(
+                400,
+                "SecurityGroupRuleParameterConflict",
+                f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
+            )
+        prefix = str(net)
+    if remote_group is not None:
+        load_group(conn, call, str(remote_group))
+    return {
+        "direction": direction,
+        "ethertype": ethertype,
+        "protocol": protocol,
+        "port_range_min": low,
+        "port_range_max": high,
+        "remote_ip_prefix": prefix,
+        "remote_group_id": remote_group,
+        "description": str(data.get("description", "")),
+    }
+
+
+def create_security_group_rule(call: Call, _: dict[str, str]) -> Response:
+    data = body_of(call, "security_group_rule")
+    reject_unknown(data, RULE_KEYS)
+    with call.runtime.store.write() as conn:
+        group = load_group(conn, call, str(data.get("security_group_id")))
+        rule = _validate_rule(conn, call, data)
+        for existing in conn.execute(
+            "SELECT * FROM security_group_rules WHERE security_group_id = ?", (group["id"],)
+        ):
+            same = all(
+                existing[k] == rule[k]
+                for k in (
+                    "direction",
+                    "ethertype",
+                    "protocol",
+                    "port_range_min",
+                    "port_range_max",
+                    "remote_group_id",
+                )
+            ) and (existing["remote_ip_prefix"] or None) == (rule["remote_ip_prefix"] or None)
+            if same:
+                raise neutron_error(
+                    409,
+                    "SecurityGroupRuleExists",
+                    f"Security group rule already exists. Rule id is {existing['id']}.",
+                )
+        rule_id = insert_rule(conn, group["id"], group["project_id"], rule)
+        bump(conn, "security_groups", group["id"])
+        row = conn.execute("SELECT * FROM security_group_rules WHERE id = ?", (rule_id,)).fetchone()
+        return Response(201, {"security_group_rule": rule_view(row)})
+
+
+def _load_rule(conn: sqlite3.Connection, call: Call, rule_id: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM security_group_rules WHERE id = ?", (rule_id,)
+    ).fetchone()
+    if row is None or (not call.user.is_admin and row["project_id"] != call.user.project_id):
+        raise neutron_error(
+            404, "SecurityGroupRuleNotFound", f"Security group rule {rule_id} does not exist"
+        )
+    return row
+
+
+def show_security_group_rule(call: Call, params: dict[str, str]) -> Response:
+    with call.runtime.store.read() as conn:
+        return Response(
+            200, {"security_group_rule": rule_view(_load_rule(conn, call, params["id"]))}
+        )
+
+
+def delete_security_group_rule(call: Call, params: dict[str, str]) -> Response:
+    with call.runtime.store.write() as conn:
+        row = _load_rule(conn, call, params["id"])
+        conn.execute("DELETE FROM security_group_rules WHERE id = ?", (row["id"],))
+        bump(conn, "security_groups", row["security_group_id"])
+    return Response(204)

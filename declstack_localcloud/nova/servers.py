@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from ..formats import new_id, now, parse_iso
 from ..http import Response
-from ..neutron import allocate_port, reap, visible_networks
+from ..neutron import allocate_port, nova_networks, reap
 from ..seed import AVAILABILITY_ZONE, ensure_default_security_group
 from .common import (
     MAX_LIMIT,
@@ -43,7 +43,7 @@ FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) -> list[str]:
     """Network ids to attach, following Nova's 2.37 rules for auto/none/explicit lists."""
     principal = nc.call.user
-    available = visible_networks(conn, principal.project_id, principal.is_admin)
+    available = nova_networks(conn, principal.project_id)
     if requested is None:
         if nc.at_least(2, 37):
             raise invalid(

@@ -42,12 +42,14 @@ def load_extras(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> Extras:
             ):
                 tags.setdefault(tag_row["server_id"], []).append(tag_row["tag"])
             for port in conn.execute(
-                f"SELECT device_id, network_id, ip_address, mac_address FROM ports"
-                f" WHERE device_id IN ({marks}) ORDER BY created_at",
+                f"SELECT p.device_id, p.network_id, p.ip_address, p.mac_address,"
+                f" f.address AS floating FROM ports p LEFT JOIN floatingips f ON f.port_id = p.id"
+                f" WHERE p.device_id IN ({marks}) ORDER BY p.created_at",
                 chunk,
             ):
                 by_net = addresses.setdefault(port["device_id"], {})
-                by_net.setdefault(network_names.get(port["network_id"], "unknown"), []).append(
+                entries = by_net.setdefault(network_names.get(port["network_id"], "unknown"), [])
+                entries.append(
                     {
                         "version": 4,
                         "addr": port["ip_address"],
@@ -55,6 +57,17 @@ def load_extras(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> Extras:
                         "OS-EXT-IPS-MAC:mac_addr": port["mac_address"],
                     }
                 )
+                if port["floating"]:
+                    # Nova's network info cache lists the floating IP after the fixed one,
+                    # under the fixed IP's network.
+                    entries.append(
+                        {
+                            "version": 4,
+                            "addr": port["floating"],
+                            "OS-EXT-IPS:type": "floating",
+                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"],
+                        }
+                    )
     groups = {r["id"]: r["name"] for r in conn.execute("SELECT id, name FROM security_groups")}
     return Extras(tags, addresses, groups)
 

@@ -34,7 +34,7 @@ def test_token_and_catalog_listings(cli: Cli) -> None:
         "debian-12": "active",
     }
     networks = [n["Name"] for n in _json(cli, "network", "list")]
-    assert networks == ["private"]
+    assert networks == ["private", "public"]
     groups = [g["Name"] for g in _json(cli, "security", "group", "list")]
     assert groups == ["default"]
 
