@@ -597,6 +597,7 @@ def status(
     """Show the stack's servers: name, id, status, addresses, and drift from the spec."""
 
     def work() -> int:
+        from declstack import inventory
         from declstack.engine import make_plan
         from declstack.ownership import owner_of
 
@@ -614,6 +615,15 @@ def status(
                 rows.append(_status_row(server.name, server, "unmanaged", note))
         rows = [_masked_row(row, spec.sensitive) for row in rows]
         if output is OutputFormat.json:
+            # The same host facts `declstack inventory` prints (None: not in it).
+            hosts = inventory.from_plan(the_plan, spec).by_id()
+            for row in rows:
+                host = hosts.get(row["id"])
+                row["inventory"] = (
+                    {"groups": list(host.groups), "host_vars": dict(host.variables)}
+                    if host
+                    else None
+                )
             sys.stdout.write(json.dumps({"stack": spec.stack, "servers": rows}, indent=2) + "\n")
             return EXIT_OK
         _status_table(spec.stack, rows)
@@ -665,6 +675,63 @@ def _status_table(stack: str, rows: list[dict[str, Any]]) -> None:
         cells = (row["name"], row["id"] or "-", row["status"], ", ".join(row["addresses"]), drift)
         table.add_row(*(Text(cell) for cell in cells))  # plain text: names may hold [brackets]
     out.print(table)
+
+
+class InventoryFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+    ini = "ini"
+
+
+@app.command("inventory")
+def inventory_command(
+    spec_path: SpecArg,
+    cloud: CloudOpt = None,
+    output: Annotated[
+        InventoryFormat,
+        typer.Option("--output", "-o", help="yaml (Ansible's yaml plugin), json (script), ini."),
+    ] = InventoryFormat.yaml,
+    address_network: Annotated[
+        str | None,
+        typer.Option(
+            "--address-network",
+            metavar="NETWORK",
+            help="ansible_host is the first fixed address on this network "
+            "(default: the floating address, else the first fixed one).",
+        ),
+    ] = None,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Print an Ansible inventory of the stack's servers (groups per entry and per tag)."""
+
+    def work() -> int:
+        from declstack import inventory
+
+        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
+        http = Http(connect=connect_timeout, read=http_timeout)
+        with _open_cloud(spec, cloud, debug, http) as port:
+            observed = port.list_stack_servers(spec.stack)
+        inv = inventory.build(spec, observed, address_network)
+        render = {
+            InventoryFormat.yaml: inventory.render_yaml,
+            InventoryFormat.json: inventory.render_json,
+            InventoryFormat.ini: inventory.render_ini,
+        }[output]
+        sys.stdout.write(render(inv))
+        sys.stdout.flush()
+        if inv.left_out:
+            err.print(
+                f"note: left out {len(inv.left_out)} server(s) the spec no longer has "
+                f"(apply deletes them){_listing(inv.left_out)}",
+                markup=False,
+            )
+        return EXIT_OK
+
+    _guarded(work)
 
 
 @local_cloud_app.command("serve")
