@@ -25,7 +25,7 @@ def group_for_action(nc: NovaCall, conn: sqlite3.Connection, payload: Any) -> sq
     ).fetchone()
     if group is None:
         raise nova_error(
-            404, f"Security group {name} not found for project {nc.call.user.project_id}."
+            404, f"Security group {name} is not found for project {nc.call.user.project_id}"
         )
     return group
 

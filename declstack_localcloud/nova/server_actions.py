@@ -78,7 +78,7 @@ def server_action(nc: NovaCall, params: dict[str, str]) -> Response:
                 is None
             ):
                 raise nova_error(
-                    400, "No network interfaces found on the instance to add the security group to."
+                    404, f"instance_id {row['id']} could not be found as device id on any ports"
                 )
             set_groups(conn, row["id"], [*groups, group["id"]])
         elif action == "removeSecurityGroup":
@@ -86,7 +86,7 @@ def server_action(nc: NovaCall, params: dict[str, str]) -> Response:
             groups = json.loads(row["security_groups"])
             if group["id"] not in groups:
                 raise nova_error(
-                    400,
+                    404,
                     f"Security group {group['name']} not associated with the instance {row['id']}",
                 )
             set_groups(conn, row["id"], [g for g in groups if g != group["id"]])

@@ -121,3 +121,30 @@ def test_get_project_by_id(api: Api, cloud: LocalCloud) -> None:
     assert other.status_code == 403
     assert admin.identity.get_project(own).name == "demo"
     admin.close()
+
+
+def test_security_group_actions_answer_as_nova(api: Api) -> None:
+    network = api.request("GET", "/network/v2.0/networks?name=private").json()["networks"][0]
+    server = api.boot("sg", "2.90", networks=[{"uuid": network["id"]}])
+    path = f"/compute/v2.1/servers/{server['id']}/action"
+    missing = api.request("POST", path, "2.90", json={"addSecurityGroup": {"name": "nope"}})
+    assert missing.status_code == 404
+    assert missing.json()["itemNotFound"]["message"].startswith(
+        "Security group nope is not found for project "
+    )
+    absent = api.request("POST", path, "2.90", json={"removeSecurityGroup": {"name": "web"}})
+    assert absent.status_code == 404
+    api.request("POST", "/network/v2.0/security-groups", json={"security_group": {"name": "web"}})
+    absent = api.request("POST", path, "2.90", json={"removeSecurityGroup": {"name": "web"}})
+    assert absent.json() == {
+        "itemNotFound": {
+            "code": 404,
+            "message": f"Security group web not associated with the instance {server['id']}",
+        }
+    }
+    added = api.request("POST", path, "2.90", json={"addSecurityGroup": {"name": "web"}})
+    assert added.status_code == 202
+    ports = api.request("GET", f"/network/v2.0/ports?device_id={server['id']}").json()["ports"]
+    groups = api.request("GET", "/network/v2.0/security-groups").json()["security_groups"]
+    names = {g["id"]: g["name"] for g in groups}
+    assert sorted(names[g] for g in ports[0]["security_groups"]) == ["default", "web"]
