@@ -78,6 +78,10 @@ class Application:
             return self._compute(call, is_discovery)
         if principal is None and not is_discovery:
             raise identity.unauthorized(self.runtime.base_url)
+        if service == "network" and not is_discovery:
+            # Nova deletes a server's ports as part of the delete; here they are
+            # removed once the delete completes, before Neutron answers anything.
+            neutron.reap_if_due(call)
         router = self.image if service == "image" else self.network
         return self._route(router, call, service)
 
