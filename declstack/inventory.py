@@ -97,43 +97,9 @@ class Inventory:
 
 
 def entry_names(spec: Spec) -> dict[str, str]:
-    """server name -> the name of the spec entry it was expanded from.
-
-    `count: 3` on entry `web` gives web-1..web-3, all from `web`. The servers of one
-    entry are consecutive in `spec.servers` and share their `source`; an entry that
-    gave two or more servers is recognised by their `<entry>-<n>` names. A single
-    server is its own entry (so `count: 1` on `web` gives group `web_1`) unless the
-    spec says which entry it came from (`DesiredServer.entry`, when the model has it).
-    """
-    result: dict[str, str] = {}
-    for run in _runs(spec.servers):
-        explicit = [getattr(server, "entry", None) for server in run]
-        if all(isinstance(name, str) and name for name in explicit):
-            result.update(
-                (server.name, str(name)) for server, name in zip(run, explicit, strict=True)
-            )
-            continue
-        base = run[0].name[: -len("-1")] if run[0].name.endswith("-1") else None
-        if (
-            len(run) > 1
-            and base
-            and all(server.name == f"{base}-{n}" for n, server in enumerate(run, start=1))
-        ):
-            result.update((server.name, base) for server in run)
-        else:
-            result.update((server.name, server.name) for server in run)
-    return result
-
-
-def _runs(servers: Sequence[DesiredServer]) -> list[list[DesiredServer]]:
-    """Consecutive servers with the same (known) source: one spec entry each."""
-    runs: list[list[DesiredServer]] = []
-    for server in servers:
-        if runs and server.source is not None and runs[-1][-1].source == server.source:
-            runs[-1].append(server)
-        else:
-            runs.append([server])
-    return runs
+    """server name -> the name of the spec entry it was expanded from (`web` for
+    web-1..web-3, also for `count: 1`); a server built by hand is its own entry."""
+    return {server.name: server.entry or server.name for server in spec.servers}
 
 
 def ansible_host(server: ObservedServer, network: str | None = None) -> str | None:

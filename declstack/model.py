@@ -68,6 +68,12 @@ class DesiredServer:
     description: str | None = None
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     source: SourceLocation | None = None
+    #: Per entry of `networks` (same order): the fixed IP asked for, or None.
+    #: Empty when no entry asks for one.
+    fixed_ips: tuple[str | None, ...] = ()
+    config_drive: bool = False
+    #: The spec entry this server was expanded from (`web` for web-1..web-3).
+    entry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,9 @@ class CreateRequest:
     user_data: str | None = None
     availability_zone: str | None = None
     description: str | None = None
+    #: Aligned with `networks` when it is a tuple; empty when no fixed IP is asked.
+    fixed_ips: tuple[str | None, ...] = ()
+    config_drive: bool = False
 
 
 @dataclass(frozen=True)

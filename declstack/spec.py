@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import ipaddress
 import json
 import math
 import os
@@ -68,6 +69,7 @@ _SETTINGS = (
     "tags",
     "user_data",
     "availability_zone",
+    "config_drive",
     "description",
     "lifecycle",
 )
@@ -292,6 +294,8 @@ class _Checker:
         self.problems: list[SpecProblem] = []
         self.failed_paths: set[DocPath] = set()
         self.user_data_cache: dict[DocPath, str | None] = {}
+        #: (network as written, address) -> where it was first asked for.
+        self.fixed_ip_owners: dict[tuple[str, str], DocPath] = {}
         self.server_total = 0
 
     def add(self, path: DocPath, message: str, location: SourceLocation | None = None) -> None:
@@ -493,6 +497,39 @@ class _Checker:
             path=self.file,
         )
 
+    def fixed_ips(
+        self, items: list[Any], path: DocPath | None, replicas: int
+    ) -> tuple[str | None, ...]:
+        """The fixed IP per network entry; each address valid, and given to one server."""
+        found: list[str | None] = []
+        for position, item in enumerate(items):
+            ip = item.get("fixed_ip") if isinstance(item, dict) else None
+            found.append(ip if isinstance(ip, str) else None)
+            if not isinstance(ip, str) or path is None:
+                continue
+            where = (*path, position, "fixed_ip")
+            try:
+                address = str(ipaddress.ip_address(ip))
+            except ValueError:
+                self.add(where, f"{ip!r} is not an IPv4 or IPv6 address")
+                continue
+            if replicas > 1:
+                self.add(
+                    where,
+                    f"fixed IP {address} would be given to all {replicas} servers of this "
+                    "entry; give each server its own entry, or drop fixed_ip",
+                )
+                continue
+            key = (str(item.get("network")), address)
+            first = self.fixed_ip_owners.setdefault(key, where)
+            if first != where:
+                self.add(
+                    where,
+                    f"fixed IP {address} on network {key[0]!r} is already given to another "
+                    f"server (at {format_path(first)}); one address, one server",
+                )
+        return tuple(found) if any(ip is not None for ip in found) else ()
+
     def setting(
         self, key: str, entry: dict[str, Any], defaults: dict[str, Any], index: int
     ) -> tuple[Any, DocPath | None]:
@@ -525,12 +562,17 @@ class _Checker:
             value = self.setting(key, entry, defaults, index)[0]
             return value if isinstance(value, str) else None
 
-        networks_value = self.setting("networks", entry, defaults, index)[0]
+        networks_value, networks_path = self.setting("networks", entry, defaults, index)
         networks: str | tuple[str, ...] = NETWORKS_AUTO
+        fixed_ips: tuple[str | None, ...] = ()
         if isinstance(networks_value, str):
             networks = networks_value
         elif isinstance(networks_value, list):
-            networks = tuple(str(item) for item in networks_value)
+            networks = tuple(
+                str(item["network"] if isinstance(item, dict) else item) for item in networks_value
+            )
+            fixed_ips = self.fixed_ips(networks_value, networks_path, len(names_here))
+        config_drive = self.setting("config_drive", entry, defaults, index)[0] is True
         groups = self.setting("security_groups", entry, defaults, index)[0]
         lifecycle: dict[str, Any] = {}
         for source in (defaults.get("lifecycle"), entry.get("lifecycle")):
@@ -549,6 +591,9 @@ class _Checker:
                 tags=tuple(tags),
                 user_data=user_data,
                 availability_zone=text("availability_zone"),
+                config_drive=config_drive,
+                fixed_ips=fixed_ips,
+                entry=str(entry.get("name")),
                 description=text("description"),
                 lifecycle=Lifecycle(
                     prevent_destroy=lifecycle.get("prevent_destroy") is True,

@@ -110,7 +110,7 @@ declstack_floating_ips='[]' declstack_metadata='{WEB_METADATA}'
 web-3 declstack_id=id-w3 declstack_status=BUILD declstack_addresses='{{}}' \
 declstack_floating_ips='[]' declstack_metadata='{WEB_METADATA}'
 
-[worker_1]
+[worker]
 worker-1 ansible_host=10.0.0.8 declstack_id=id-wk declstack_status=ACTIVE \
 declstack_addresses='{{"private":["10.0.0.8"]}}' declstack_floating_ips='[]' \
 declstack_metadata='{{}}'
@@ -184,7 +184,7 @@ all:
           declstack_addresses: {{}}
           declstack_floating_ips: []
 {WEB_META_YAML}\
-    worker_1:
+    worker:
       hosts:
         worker-1:
           ansible_host: 10.0.0.8
@@ -243,14 +243,14 @@ JSON: dict[str, Any] = {
         }
     },
     "all": {
-        "children": ["db_main", "tag_blue_green", "tag_demo", "tag_frontend", "web", "worker_1"]
+        "children": ["db_main", "tag_blue_green", "tag_demo", "tag_frontend", "web", "worker"]
     },
     "db_main": {"hosts": ["db-main"]},
     "tag_blue_green": {"hosts": ["web-1", "web-2", "web-3"]},
     "tag_demo": {"hosts": ["db-main", "web-1", "web-2", "web-3", "worker-1"]},
     "tag_frontend": {"hosts": ["web-1", "web-2", "web-3"]},
     "web": {"hosts": ["web-1", "web-2", "web-3"]},
-    "worker_1": {"hosts": ["worker-1"]},
+    "worker": {"hosts": ["worker-1"]},
 }
 
 
@@ -377,8 +377,7 @@ def test_entries_from_count_and_single_servers() -> None:
         "web-2": "web",
         "web-3": "web",
         "db-main": "db-main",
-        # count 1 cannot be told from a server named worker-1 until the model says so
-        "worker-1": "worker-1",
+        "worker-1": "worker",  # count: 1 still names its entry
         "api-v2-1": "api-v2",
         "api-v2-2": "api-v2",
         "solo-1": "solo-1",
