@@ -27,6 +27,7 @@ from declstack.model import (
     NamedResource,
     ObservedServer,
     ServerPatch,
+    Subnet,
     frozen_map,
 )
 from declstack.ownership import owner_of, stack_tag
@@ -243,6 +244,8 @@ class OpenStackCloud:
                     return []
                 raise
 
+        networks = optional("list networks", network.networks)
+        project = getattr(self._conn, "current_project_id", None)
         return Catalog(
             images=_named(
                 self._retrying("list images", lambda: list(image.images())), lambda i: i.status
@@ -250,7 +253,14 @@ class OpenStackCloud:
             flavors=_named(
                 self._retrying("list flavors", lambda: list(compute.flavors(details=False)))
             ),
-            networks=_named(optional("list networks", network.networks)),
+            networks=_named(networks),
+            subnets=tuple(
+                Subnet(id=str(s.id), network_id=str(s.network_id), cidr=str(s.cidr))
+                for s in optional("list subnets", network.subnets)
+            ),
+            foreign_networks=frozenset(
+                str(n.id) for n in networks if project and n.project_id not in (None, project)
+            ),
             keypairs=tuple(
                 NamedResource(id=str(k.name), name=str(k.name))
                 for k in self._retrying("list key pairs", lambda: list(compute.keypairs()))
@@ -279,7 +289,13 @@ class OpenStackCloud:
         if request.networks in (NETWORKS_AUTO, NETWORKS_NONE):
             attrs["networks"] = request.networks
         else:
-            attrs["networks"] = [{"uuid": net} for net in request.networks]
+            fixed = request.fixed_ips or (None,) * len(request.networks)
+            attrs["networks"] = [
+                {"uuid": net, **({"fixed_ip": ip} if ip else {})}
+                for net, ip in zip(request.networks, fixed, strict=True)
+            ]
+        if request.config_drive:
+            attrs["config_drive"] = True
         if request.key_name:
             attrs["key_name"] = request.key_name
         if request.security_groups:

@@ -143,6 +143,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Subnet:
+    """A Neutron subnet: where a network's fixed IPs can come from."""
+
+    id: str
+    network_id: str
+    cidr: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     """What the cloud offers to build servers from; used to check and resolve references."""
 
@@ -152,6 +161,9 @@ class Catalog:
     keypairs: tuple[NamedResource, ...] = ()
     security_groups: tuple[NamedResource, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    subnets: tuple[Subnet, ...] = ()
+    #: Ids of networks another project owns (shared with this one).
+    foreign_networks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,17 @@ CREATE_TIME_ATTRIBUTES = (
     "user_data",
     "availability_zone",
 )
+#: Attributes added to the fingerprint after v1: written only when they differ from
+#: their default, and a missing one reads as its default, so every fingerprint
+#: stored before they existed still matches a spec that does not use them.
+LATER_ATTRIBUTES: dict[str, object] = {"config_drive": False}
 #: Fingerprinted attributes changed in place (Nova's add/removeSecurityGroup), not
 #: by replacing the server; the fingerprint is rewritten after the change.
 IN_PLACE_ATTRIBUTES = ("security_groups",)
 #: Changing one of these means replacing the server.
-REPLACING_ATTRIBUTES = tuple(a for a in CREATE_TIME_ATTRIBUTES if a not in IN_PLACE_ATTRIBUTES)
+REPLACING_ATTRIBUTES = tuple(
+    a for a in (*CREATE_TIME_ATTRIBUTES, *LATER_ATTRIBUTES) if a not in IN_PLACE_ATTRIBUTES
+)
 
 #: Nova metadata values are limited to 255 characters.
 MAX_METADATA_VALUE = 255
@@ -66,10 +72,21 @@ def _digest(value: object) -> str:
 
 
 def create_time_values(server: DesiredServer) -> dict[str, object]:
-    """The create-time attributes of a desired server, as written in the spec."""
-    networks: object = (
-        server.networks if isinstance(server.networks, str) else list(server.networks)
-    )
+    """The create-time attributes of a desired server, as written in the spec.
+
+    A network with a fixed IP is `{"network", "fixed_ip"}`; one without stays a
+    plain string, so specs without fixed IPs keep their v1 hashes.
+    """
+    networks: object
+    if isinstance(server.networks, str):
+        networks = server.networks
+    elif server.fixed_ips:
+        networks = [
+            ref if ip is None else {"network": ref, "fixed_ip": ip}
+            for ref, ip in zip(server.networks, server.fixed_ips, strict=True)
+        ]
+    else:
+        networks = list(server.networks)
     return {
         "image": server.image,
         "flavor": server.flavor,
@@ -78,13 +95,20 @@ def create_time_values(server: DesiredServer) -> dict[str, object]:
         "security_groups": sorted(server.security_groups),
         "user_data": server.user_data,
         "availability_zone": server.availability_zone,
+        "config_drive": server.config_drive,
     }
 
 
 def fingerprint(server: DesiredServer) -> str:
-    """`v1;image=<h>;flavor=<h>;...`: one hash per create-time attribute."""
+    """`v1;image=<h>;flavor=<h>;...`: one hash per create-time attribute (the later
+    ones only when not at their default)."""
     values = create_time_values(server)
     parts = [f"{name}={_digest(values[name])}" for name in CREATE_TIME_ATTRIBUTES]
+    parts += [
+        f"{name}={_digest(values[name])}"
+        for name, default in LATER_ATTRIBUTES.items()
+        if values[name] != default
+    ]
     return ";".join([FINGERPRINT_VERSION, *parts])
 
 
@@ -112,10 +136,14 @@ def changed_fingerprinted(server: DesiredServer, observed: ObservedServer) -> li
     """
     recorded = parse_fingerprint(observed.metadata.get(FINGERPRINT_KEY))
     if recorded is None:
-        return list(CREATE_TIME_ATTRIBUTES)
+        return [*CREATE_TIME_ATTRIBUTES, *LATER_ATTRIBUTES]
     wanted = parse_fingerprint(fingerprint(server))
     assert wanted is not None
-    return [name for name in CREATE_TIME_ATTRIBUTES if recorded.get(name) != wanted[name]]
+    for parsed in (recorded, wanted):
+        for name, default in LATER_ATTRIBUTES.items():
+            parsed.setdefault(name, _digest(default))
+    names = [*CREATE_TIME_ATTRIBUTES, *LATER_ATTRIBUTES]
+    return [name for name in names if recorded.get(name) != wanted[name]]
 
 
 def changed_create_attributes(server: DesiredServer, observed: ObservedServer) -> list[str]:

@@ -236,6 +236,8 @@ def _desired_rows(
         rows.append(row("security_groups", _q(list(server.security_groups))))
     if server.availability_zone is not None:
         rows.append(row("availability_zone", _q(server.availability_zone)))
+    if server.config_drive:
+        rows.append(row("config_drive", "true"))
     if server.user_data is not None:
         rows.append(row("user_data", f"{user_data_digest(server.user_data)} (text not shown)"))
     if server.description is not None:
@@ -246,8 +248,15 @@ def _desired_rows(
     return rows
 
 
-def _networks(server: DesiredServer) -> str | list[str]:
-    return server.networks if isinstance(server.networks, str) else list(server.networks)
+def _networks(server: DesiredServer) -> str | list[Any]:
+    """As written: a name, or `{"network", "fixed_ip"}` where a fixed IP is asked."""
+    if isinstance(server.networks, str):
+        return server.networks
+    fixed = server.fixed_ips or (None,) * len(server.networks)
+    return [
+        ref if ip is None else {"network": ref, "fixed_ip": ip}
+        for ref, ip in zip(server.networks, fixed, strict=True)
+    ]
 
 
 # --- JSON -------------------------------------------------------------------
@@ -324,6 +333,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "tags": list(after.tags),
             "description": after.description,
             "availability_zone": after.availability_zone,
+            "config_drive": after.config_drive,
             "user_data": user_data_digest(after.user_data),
             "prevent_destroy": after.lifecycle.prevent_destroy,
         },
@@ -352,6 +362,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             else list(create.networks),
             "key_name": create.key_name,
             "security_groups": list(create.security_groups),
+            "fixed_ips": list(create.fixed_ips),
         },
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 from collections.abc import Sequence
 
 from declstack import ownership
@@ -99,6 +100,9 @@ def _create_request(
     if not isinstance(server.networks, str):
         found = [problems.find("network", ref, catalog.networks) for ref in server.networks]
         networks = tuple(n.id for n in found if n is not None)
+        for net, ip in zip(found, server.fixed_ips, strict=False):
+            if net is not None and ip is not None:
+                problems.items.extend(_fixed_ip_problems(net, ip, catalog))
 
     key_name = None
     if server.key_name is not None:
@@ -110,7 +114,7 @@ def _create_request(
         for ref in server.security_groups
     ]
 
-    if problems.items or image is None or flavor is None:
+    if any(p.severity == "error" for p in problems.items) or image is None or flavor is None:
         return None, problems.items
     tags = list(dict.fromkeys([*server.tags, ownership.stack_tag(stack)]))
     return (
@@ -126,8 +130,10 @@ def _create_request(
             user_data=server.user_data,
             availability_zone=server.availability_zone,
             description=server.description,
+            fixed_ips=server.fixed_ips if not isinstance(networks, str) else (),
+            config_drive=server.config_drive,
         ),
-        [],
+        problems.items,  # warnings only
     )
 
 
@@ -152,6 +158,34 @@ def _security_group_actions(change: Change, catalog: Catalog) -> tuple[Change, l
         change.patch, add_security_groups=add, remove_security_groups=tuple(remove)
     )
     return dataclasses.replace(change, patch=patch), problems.items
+
+
+def _fixed_ip_problems(network: NamedResource, ip: str, catalog: Catalog) -> list[Diagnostic]:
+    """A fixed IP must lie in a subnet of its network; on another project's network,
+    Neutron's default policy lets only that project or an admin choose addresses."""
+    subnets = [s for s in catalog.subnets if s.network_id == network.id]
+    address = ipaddress.ip_address(ip)
+    inside = [s for s in subnets if address in ipaddress.ip_network(s.cidr, strict=False)]
+    if not inside:
+        cidrs = ", ".join(s.cidr for s in subnets) or "no subnets"
+        return [
+            Diagnostic(
+                "error",
+                f'fixed IP {ip} is not in any subnet of network "{network.name}" ({cidrs})',
+                hint="pick an address inside one of the network's subnets",
+            )
+        ]
+    if network.id in catalog.foreign_networks:
+        return [
+            Diagnostic(
+                "warning",
+                f'network "{network.name}" belongs to another project: Neutron\'s default '
+                "policy lets only its owner or an admin choose a fixed IP there, so without "
+                "that role the server fails to build",
+                hint="use a network of your own project for fixed IPs",
+            )
+        ]
+    return []
 
 
 def lookup(

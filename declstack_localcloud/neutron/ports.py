@@ -179,9 +179,18 @@ def allocate_port(
     device_id: str,
     project_id: str,
     security_group_ids: list[str],
+    ip_address: str | None = None,
 ) -> sqlite3.Row:
-    """The port Nova asks Neutron for when it boots a server."""
-    return insert_port(conn, network_id, project_id, device_id, "compute:nova", security_group_ids)
+    """The port Nova asks Neutron for when it boots a server (with the fixed IP asked for)."""
+    return insert_port(
+        conn,
+        network_id,
+        project_id,
+        device_id,
+        "compute:nova",
+        security_group_ids,
+        ip_address=ip_address,
+    )
 
 
 def release_floating_ips(conn: sqlite3.Connection, port_ids: list[str]) -> None:

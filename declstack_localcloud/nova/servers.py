@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 import secrets
@@ -40,8 +41,11 @@ FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 # ---- servers ---------------------------------------------------------------------------------
 
 
-def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) -> list[str]:
-    """Network ids to attach, following Nova's 2.37 rules for auto/none/explicit lists."""
+def _resolve_networks(
+    nc: NovaCall, conn: sqlite3.Connection, requested: Any
+) -> list[tuple[str, str | None]]:
+    """(network id, fixed IP asked for) to attach, following Nova's 2.37 rules for
+    auto/none/explicit lists."""
     principal = nc.call.user
     available = nova_networks(conn, principal.project_id)
     if requested is None:
@@ -51,7 +55,7 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
                 "{...}",
                 "'networks' is a required property",
             )
-        return [row["id"] for row in available]
+        return [(row["id"], None) for row in available]
     if requested == "none":
         if not nc.at_least(2, 37):
             raise invalid(
@@ -73,7 +77,7 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
             )
         if not available:
             raise nova_error(400, "Unable to automatically allocate a network for project")
-        return [available[0]["id"]]
+        return [(available[0]["id"], None)]
     if not isinstance(requested, list):
         raise invalid(
             "networks",
@@ -81,7 +85,7 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
             f"{requested!r} is not of type 'array'",
         )
     ids = {row["id"] for row in available}
-    chosen: list[str] = []
+    chosen: list[tuple[str, str | None]] = []
     for item in requested:
         if not isinstance(item, dict):
             raise nova_error(
@@ -94,8 +98,48 @@ def _resolve_networks(nc: NovaCall, conn: sqlite3.Connection, requested: Any) ->
         uuid = str(item.get("uuid", ""))
         if uuid not in ids:
             raise nova_error(400, f"Network {uuid} could not be found.")
-        chosen.append(uuid)
+        fixed_ip = item.get("fixed_ip")
+        if fixed_ip is not None:
+            fixed_ip = _fixed_ip(conn, uuid, fixed_ip)
+        chosen.append((uuid, fixed_ip))
     return chosen
+
+
+def _fixed_ip(conn: sqlite3.Connection, network_id: str, value: Any) -> str:
+    """A requested fixed IP: well formed (the API schema), and not in use on the network
+    (network/neutron.py validate_networks, checked before anything is created)."""
+    try:
+        address = str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        raise invalid("fixed_ip", value, f"{value!r} is not a 'ip-address'") from None
+    port = conn.execute(
+        "SELECT device_id FROM ports WHERE network_id = ? AND ip_address = ?",
+        (network_id, address),
+    ).fetchone()
+    if port is not None:
+        raise nova_error(
+            400,
+            f"Fixed IP address {address} is already in use on instance {port['device_id']}.",
+        )
+    return address
+
+
+def _port_refused(
+    conn: sqlite3.Connection, principal: Any, network_id: str, fixed_ip: str | None
+) -> bool:
+    """Would Neutron refuse the port the compute host asks for? Choosing the address is
+    for the network's owner or an admin (policy create_port:fixed_ips:ip_address), and
+    it must be in one of the network's subnets; either failure fails the build."""
+    if fixed_ip is None:
+        return False
+    network = conn.execute("SELECT project_id FROM networks WHERE id = ?", (network_id,)).fetchone()
+    if network is None or (
+        network["project_id"] != principal.project_id and not principal.is_admin
+    ):
+        return True
+    subnets = conn.execute("SELECT cidr FROM subnets WHERE network_id = ?", (network_id,))
+    address = ipaddress.ip_address(fixed_ip)
+    return not any(address in ipaddress.ip_network(row["cidr"]) for row in subnets)
 
 
 def _resolve_security_groups(nc: NovaCall, conn: sqlite3.Connection, requested: Any) -> list[str]:
@@ -291,7 +335,14 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
             is None
         ):
             raise nova_error(400, "Invalid key_name provided.")
-        network_ids = _resolve_networks(nc, conn, data.get("networks"))
+        attachments = _resolve_networks(nc, conn, data.get("networks"))
+        network_ids = [network_id for network_id, _ in attachments]
+        if max_count > 1 and any(ip for _, ip in attachments):
+            raise nova_error(
+                400,
+                "Failed to launch instances: max_count cannot be greater than 1 if an "
+                "fixed_ip is specified.",
+            )
         group_ids = _resolve_security_groups(nc, conn, data.get("security_groups"))
         count = _quota_check(nc, conn, min_count, max_count, flavor["vcpus"], flavor["ram"])
         flavor_json = json.dumps(
@@ -301,7 +352,16 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         created: list[str] = []
         for index in range(count):
             server_id = new_id()
-            fails = runtime.faults.roll_boot_failure()
+            refused = any(
+                _port_refused(conn, principal, network_id, ip) for network_id, ip in attachments
+            )
+            fails = refused or runtime.faults.roll_boot_failure()
+            fault = (
+                "Exceeded maximum number of retries. Exhausted all hosts available for retrying "
+                f"build failures for instance {server_id}."
+                if refused
+                else NO_VALID_HOST
+            )
             boot_end = t + runtime.settings.boot_seconds + faults.boot_extra_seconds
             server_name = f"{name}-{index + 1}" if max_count > 1 else name
             conn.execute(
@@ -335,7 +395,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                     "error" if fails else "active",
                     t,
                     boot_end,
-                    NO_VALID_HOST if fails else None,
+                    fault if fails else None,
                     500 if fails else None,
                     boot_end if fails else None,
                     config_drive,
@@ -345,8 +405,9 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 "INSERT INTO server_tags (server_id, tag) VALUES (?, ?)",
                 [(server_id, tag) for tag in tags],
             )
-            for network_id in network_ids:
-                allocate_port(conn, network_id, server_id, principal.project_id, group_ids)
+            if not refused:
+                for network_id, ip in attachments:
+                    allocate_port(conn, network_id, server_id, principal.project_id, group_ids, ip)
             created.append(server_id)
     if data.get("return_reservation_id"):
         return Response(202, {"reservation_id": reservation_id})

@@ -63,6 +63,7 @@ def test_minimal_server_gets_model_defaults(
             image="cirros",
             flavor="m1.tiny",
             source=SourceLocation("spec.yaml", 4, 5),
+            entry="a",
         ),
     )
 
@@ -614,8 +615,8 @@ INVALID: list[tuple[str, str, list[str]]] = [
             'names or ids (one network: [name]); got the string "Auto"',
             'spec.yaml:6:25: servers[1].networks: must list at least one network (write "none" '
             "for a server without network)",
-            "spec.yaml:7:35: servers[2].networks[1]: must be a string, got the number 3; quote "
-            'it to keep it as text: "3"',
+            "spec.yaml:7:35: servers[2].networks[1]: must be a network name or id, or "
+            "{network: NAME, fixed_ip: ADDRESS}; got the number 3",
             'spec.yaml:8:25: servers[3].networks: must be "auto", "none" or a list of network '
             "names or ids (one network: [name]); got a mapping",
         ],
