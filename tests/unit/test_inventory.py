@@ -242,9 +242,7 @@ JSON: dict[str, Any] = {
             },
         }
     },
-    "all": {
-        "children": ["db_main", "tag_blue_green", "tag_demo", "tag_frontend", "web", "worker"]
-    },
+    "all": {"children": ["db_main", "tag_blue_green", "tag_demo", "tag_frontend", "web", "worker"]},
     "db_main": {"hosts": ["db-main"]},
     "tag_blue_green": {"hosts": ["web-1", "web-2", "web-3"]},
     "tag_demo": {"hosts": ["db-main", "web-1", "web-2", "web-3", "worker-1"]},
