@@ -77,12 +77,77 @@ class DesiredServer:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """One security group rule as Neutron stores it, with the remote group as written.
+
+    `protocol` None means any; ports are None unless tcp/udp name them;
+    `remote_ip_prefix` is a normalised CIDR; `remote_group` a group name (the
+    stack's own group of that name first, else the cloud's) or id.
+    """
+
+    direction: str = "ingress"
+    ethertype: str = "IPv4"
+    protocol: str | None = None
+    port_min: int | None = None
+    port_max: int | None = None
+    remote_ip_prefix: str | None = None
+    remote_group: str | None = None
+
+    def describe(self) -> str:
+        """`ingress tcp 22 from 0.0.0.0/0`, for plans."""
+        what = self.protocol or "any"
+        if self.port_min is not None:
+            ports = (
+                str(self.port_min)
+                if self.port_max in (None, self.port_min)
+                else f"{self.port_min}-{self.port_max}"
+            )
+            what += f" {ports}"
+        peer = self.remote_group or self.remote_ip_prefix
+        where = (" from " if self.direction == "ingress" else " to ") + peer if peer else ""
+        family = "" if self.ethertype == "IPv4" else f" ({self.ethertype})"
+        return f"{self.direction} {what}{where}{family}"
+
+
+@dataclass(frozen=True)
+class DesiredSecurityGroup:
+    """A security group the spec defines (top-level `security_groups:`): owned by the
+    stack, its rules managed one by one."""
+
+    name: str
+    description: str = ""
+    rules: tuple[Rule, ...] = ()
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class ObservedRule:
+    """A rule as Neutron lists it; `rule.remote_group` holds the remote group's id."""
+
+    id: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class ObservedSecurityGroup:
+    """A security group the project can see (owned by the stack or not)."""
+
+    id: str
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    rules: tuple[ObservedRule, ...] = ()
+    project_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated spec file: the whole desired state of one stack."""
 
     stack: str
     servers: tuple[DesiredServer, ...]
     cloud: str | None = None
+    security_groups: tuple[DesiredSecurityGroup, ...] = ()
     path: str = "<spec>"
     #: Values read from allowed secret-looking or OS_* variables; plans mask them.
     #: Kept out of repr so a log line or traceback cannot print them.
