@@ -264,14 +264,19 @@ cat > "$ETC/neutron/neutron.conf" <<EOF
 [DEFAULT]
 debug = false
 core_plugin = ml2
-service_plugins =
+# router: Neutron's L3 plugin (routers, external gateways, floating IPs) at the
+# DB/API level. No L3 agent runs: routers stay unscheduled and floating IPs DOWN.
+service_plugins = router
 auth_strategy = keystone
 transport_url = $TRANSPORT_URL
 api_paste_config = $ETC/neutron/api-paste.ini
 state_path = $DATA/neutron
 host = realstack
 notify_nova_on_port_status_changes = false
-notify_nova_on_port_data_changes = false
+# Data changes (floating IP associated/disassociated, port deleted) are sent to
+# nova-api as external events, as in any production cloud: nova then refreshes
+# its network info cache, so a floating IP shows in the server's addresses.
+notify_nova_on_port_data_changes = true
 dhcp_agent_notification = false
 allow_overlapping_ips = true
 [database]
@@ -280,6 +285,16 @@ connection = $(db neutron)
 lock_path = $DATA/locks
 [agent]
 root_helper =
+[nova]
+auth_type = password
+auth_url = $KS_URL
+username = neutron
+password = $SERVICE_PASSWORD
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+region_name = RegionOne
+endpoint_type = public
 $(authtoken neutron)
 EOF
 cat > "$ETC/neutron/plugins/ml2/ml2_conf.ini" <<EOF
@@ -495,7 +510,7 @@ clouds:
     identity_api_version: 3
 EOF
 
-log "waiting for nova-compute to register; creating flavors, image, network"
+log "waiting for nova-compute to register; creating flavors, image, networks, router"
 REALSTACK_HOME="$STATE" OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" "$BIN/python" "$BASE/lib/bootstrap_resources.py" \
     > "$LOGS/bootstrap-resources.log" 2>&1 \
     || { echo "resource bootstrap failed:" >&2; tail -30 "$LOGS/bootstrap-resources.log" >&2; exit 1; }
@@ -508,7 +523,7 @@ cat <<EOF
   Keystone   $KS_URL/v3
   Nova       http://$HOST:$NOVA_PORT/v2.1   (fake virt driver, host realstack-compute)
   Glance     http://$HOST:$GLANCE_PORT
-  Neutron    http://$HOST:$NEUTRON_PORT     (ML2, agent-less 'realstack' mech driver)
+  Neutron    http://$HOST:$NEUTRON_PORT     (ML2, agent-less 'realstack' mech driver; L3 router plugin)
   Placement  http://$HOST:$PLACEMENT_PORT
   MariaDB    $HOST:$DB_PORT (user openstack / $DB_PASSWORD)   RabbitMQ $HOST:$RABBIT_PORT
   PIDs: $PIDFILE     logs: $LOGS

@@ -1,5 +1,7 @@
 """Post-start bootstrap: wait for nova-compute, map it to cell1, create
-flavors, a tiny 'cirros' image, a shared 'private' network.  Idempotent."""
+flavors, a tiny 'cirros' image, a shared 'private' network, an external
+network 'public' and the demo project's router 'router1' (gateway on public,
+interface on private), so ports on private can get floating IPs.  Idempotent."""
 import os
 import subprocess
 import sys
@@ -69,7 +71,42 @@ else:
 net = admin.network.find_network('private')
 if not net:
     net = admin.network.create_network(name='private', is_shared=True)
-    admin.network.create_subnet(network_id=net.id, name='private-subnet',
-                                ip_version=4, cidr='10.0.0.0/24',
-                                gateway_ip='10.0.0.1', enable_dhcp=True)
+priv_sub = admin.network.find_subnet('private-subnet', network_id=net.id)
+if not priv_sub:
+    priv_sub = admin.network.create_subnet(network_id=net.id, name='private-subnet',
+                                           ip_version=4, cidr='10.0.0.0/24',
+                                           gateway_ip='10.0.0.1', enable_dhcp=True)
 say('network private (%s) 10.0.0.0/24, shared' % net.id)
+
+# 5. external network 'public' (admin's, not shared: every project sees it
+# because it is external) with a DHCP-less subnet for floating IPs.
+pub = admin.network.find_network('public')
+if not pub:
+    pub = admin.network.create_network(
+        name='public', is_router_external=True, is_shared=False,
+        provider_network_type='flat', provider_physical_network='public')
+if not admin.network.find_subnet('public-subnet', network_id=pub.id):
+    admin.network.create_subnet(
+        network_id=pub.id, name='public-subnet', ip_version=4,
+        cidr='203.0.113.0/24', gateway_ip='203.0.113.1', enable_dhcp=False,
+        allocation_pools=[{'start': '203.0.113.10', 'end': '203.0.113.250'}])
+say('network public (%s) 203.0.113.0/24, external' % pub.id)
+
+# 6. router 'router1' of the demo project: gateway on public, interface on private
+demo = admin.identity.find_project('demo', domain_id='default')
+router = admin.network.find_router('router1', project_id=demo.id)
+if not router:
+    router = admin.network.create_router(
+        name='router1', project_id=demo.id,
+        external_gateway_info={'network_id': pub.id})
+elif not router.external_gateway_info:
+    router = admin.network.update_router(
+        router, external_gateway_info={'network_id': pub.id})
+if not any(ip['subnet_id'] == priv_sub.id
+           for p in admin.network.ports(device_id=router.id,
+                                        device_owner='network:router_interface')
+           for ip in p.fixed_ips):
+    admin.network.add_interface_to_router(router, subnet_id=priv_sub.id)
+gw = [ip['ip_address'] for ip in router.external_gateway_info['external_fixed_ips']]
+say('router router1 (%s) of project demo: gateway public %s, interface private 10.0.0.1'
+    % (router.id, ', '.join(gw)))
