@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conformance.rawcloud import JSON, Credentials, RawCloud
-from tests.conformance.sequence import Outcome, differences
-from tests.conformance.steps import STEPS
+from tests.conformance.sequence import Outcome, compared_request, differences
+from tests.conformance.steps import STEPS, Step
 
 CAPTURES = Path(__file__).resolve().parent / "captures"
 
@@ -92,6 +92,30 @@ def unexplained_differences(real: Outcome, local: Outcome) -> str | None:
         f"{real.request['method']} {real.request['path']} "
         f"(microversion {real.request['microversion']}) differs:\n{report}"
     )
+
+
+_STEPS: dict[str, Step] = {s.name: s for s in STEPS}
+
+
+def request_difference(expected: Outcome, got: Outcome) -> str | None:
+    """None if `got` was made with the same request as `expected` (a capture), else a
+    report naming each differing part with both values.
+
+    Everything is compared exactly (method, service, path with its query, microversion,
+    body), except what the step's `request_mask` masks in the path: the paging marker of
+    `servers-page-2`, which is whichever of the run's servers ended page 1."""
+    step = _STEPS.get(got.step)
+    if step is None:
+        return f"{got.step}: no such step in STEPS"
+    want, have = compared_request(step, expected.request), compared_request(step, got.request)
+    if want == have:
+        return None
+    report = "\n".join(
+        f"  {k}: expected={_short(want.get(k, '<absent>'))} got={_short(have.get(k, '<absent>'))}"
+        for k in sorted(set(want) | set(have))
+        if k not in want or k not in have or want[k] != have[k]
+    )
+    return f"{got.step}: the request differs:\n{report}"
 
 
 def capture_files(captures: Path = CAPTURES) -> dict[str, str]:

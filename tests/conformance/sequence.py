@@ -8,6 +8,7 @@ so the two can be compared value by value. Add a step to extend the check.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -35,7 +36,11 @@ class Poll:
 
 @dataclass(frozen=True)
 class Step:
-    """One request; `fields` and `keys` choose what is compared (whole body if both empty)."""
+    """One request; `fields` and `keys` choose what is compared (whole body if both empty).
+
+    `mask` patterns become `<masked>` in the compared response values; `request_mask`
+    patterns become `<masked>` in the request path when two requests are compared (see
+    `compared_request`), never in what is sent or captured."""
 
     name: str
     method: str
@@ -50,6 +55,7 @@ class Step:
     poll: Poll | None = None
     sort: tuple[tuple[str, str], ...] = ()
     mask: tuple[str, ...] = ()
+    request_mask: tuple[str, ...] = ()
     why: str = ""
 
 
@@ -293,6 +299,15 @@ def _mask(value: JSON, masks: Sequence[re.Pattern[str]]) -> JSON:
     if isinstance(value, dict):
         return {k: _mask(v, masks) for k, v in value.items()}
     return value
+
+
+def compared_request(step: Step, request: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded request as it is compared: its JSON form (as in a capture), with the
+    step's `request_mask` patterns replaced by `<masked>` in the path and nowhere else."""
+    compared: dict[str, Any] = json.loads(json.dumps(request))
+    if step.request_mask and isinstance(compared.get("path"), str):
+        compared["path"] = _mask(compared["path"], [re.compile(m) for m in step.request_mask])
+    return compared
 
 
 def run_sequence(runner: Runner, steps: Sequence[Step]) -> list[Outcome]:

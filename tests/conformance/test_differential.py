@@ -17,6 +17,7 @@ import pytest
 from tests.conformance.differential import (
     ALLOWED,
     load_capture,
+    request_difference,
     sequence_capture_problems,
     unexplained_differences,
 )
@@ -68,7 +69,8 @@ def test_real_services_still_match_captures(step: Step, real_outcomes: dict[str,
     name = step.name
     captured = load_capture(name)  # fails when there is no capture
     got = real_outcomes[name]
-    assert json.loads(json.dumps(got.request)) == captured.request, f"{name}: request changed"
+    changed = request_difference(captured, got)  # exact, but for a masked paging marker
+    assert changed is None, changed
     assert got.status == captured.status, f"{name}: real status changed"
     assert json.loads(json.dumps(got.compared)) == captured.compared
 

@@ -12,7 +12,7 @@ captures must be made from today's sequence (python -m tests.conformance.capture
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 import pytest
 
@@ -21,6 +21,7 @@ from tests.conformance.differential import (
     allowed,
     load_capture,
     local_raw_cloud,
+    request_difference,
     sequence_capture_problems,
     unexplained_differences,
 )
@@ -53,9 +54,8 @@ def test_local_cloud_agrees_with_captured_real(
     or an allow-listed reason."""
     real = load_capture(step.name)  # fails (not skips) when there is no capture
     local = local_outcomes[step.name]
-    assert json.loads(json.dumps(local.request)) == real.request, (
-        f"{step.name}: the capture was made with another request; {RECAPTURE}"
-    )
+    changed = request_difference(real, local)  # exact, but for a masked paging marker
+    assert changed is None, f"{changed}\nthe capture was made with another request; {RECAPTURE}"
     report = unexplained_differences(real, local)
     assert report is None, report
 
@@ -69,3 +69,30 @@ def test_every_allow_list_entry_is_still_needed(local_outcomes: dict[str, Outcom
             if entry is not None:
                 used.add(entry)
     assert [a for a in ALLOWED if a not in used] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "same"),
+    [
+        ("/servers?limit=2&marker={srv_a}&name={run}", True),  # another run's page 1 order
+        ("/servers?limit=2&marker={srv_c}&name={run}", True),
+        ("/servers?limit=2&marker={srv_b}&name={run}", True),  # as captured
+        ("/servers?limit=3&marker={srv_a}&name={run}", False),
+        ("/servers?limit=2&name={run}", False),  # no marker
+        ("/servers?limit=2&marker={missing_id}&name={run}", False),  # not one of our servers
+        ("/servers?limit=2&marker=<uuid>&name={run}", False),
+        ("/servers?limit=2&marker={page_marker}&name={run}", False),  # never saved
+        ("/servers?limit=2&marker={srv_a}&name={run}-web", False),
+    ],
+)
+def test_only_the_paging_marker_of_page_2_is_masked(path: str, same: bool) -> None:
+    """Nova orders servers created in the same second as its conductor wrote them, so which
+    server ends page 1, the marker of page 2, varies by run; the rest of the request must
+    still be the captured one (and the marker one of the run's servers)."""
+    captured = load_capture("servers-page-2")
+    got = replace(captured, request={**captured.request, "path": path})
+    assert (request_difference(captured, got) is None) is same
+    other = replace(got, request={**got.request, "microversion": "2.1"})
+    assert request_difference(captured, other) is not None
+    # every other request is compared exactly: a new request_mask needs its own reason here
+    assert [s.name for s in STEPS if s.request_mask] == ["servers-page-2"]
