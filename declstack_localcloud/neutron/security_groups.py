@@ -35,7 +35,7 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
         "remote_ip_prefix": row["remote_ip_prefix"],
         "remote_group_id": row["remote_group_id"],
         "remote_address_group_id": None,
-        "normalized_cidr": None,
+        "normalized_cidr": _normalized_cidr(row["remote_ip_prefix"]),
         "tenant_id": row["project_id"],
         "project_id": row["project_id"],
         "belongs_to_default_sg": None,
@@ -44,6 +44,12 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
         "description": row["description"] or None,
         "revision_number": 0,
     }
+
+
+def _normalized_cidr(prefix: str | None) -> str | None:
+    """Neutron keeps `remote_ip_prefix` as given (`10.1.2.3/8`) and shows the network
+    (`10.0.0.0/8`) as `normalized_cidr`."""
+    return str(ipaddress.ip_network(prefix, strict=False)) if prefix else None
 
 
 def security_group_view(
@@ -190,6 +196,10 @@ def create_security_group(call: Call, _: dict[str, str]) -> Response:
     """securitygroups_db.create_security_group: a new group gets the template's two egress
     rules (IPv4 and IPv6, any protocol, anywhere)."""
     data = body_of(call, "security_group")
+    if "tags" in data:
+        # Tags are allow_post only on ports (tagging.TAG_ATTRIBUTE_MAP_PORTS); a group is
+        # tagged after it is made (PUT .../tags, or POST .../tags with tag-creation).
+        raise neutron_error(400, "HTTPBadRequest", "Attribute 'tags' not allowed in POST")
     reject_unknown(data, {"name", "description", "stateful", "tenant_id", "project_id"})
     name = str(data.get("name", ""))
     project_id = call.user.project_id
@@ -246,7 +256,12 @@ def delete_security_group(call: Call, params: dict[str, str]) -> Response:
         pattern = f'%"{row["id"]}"%'
         if conn.execute("SELECT 1 FROM ports WHERE security_groups LIKE ?", (pattern,)).fetchone():
             raise neutron_error(409, "SecurityGroupInUse", f"Security Group {row['id']} in use.")
-        conn.execute("DELETE FROM security_group_rules WHERE security_group_id = ?", (row["id"],))
+        # Rules of other groups naming this one as their remote group go with it
+        # (SecurityGroupRule.remote_group_id: ForeignKey(..., ondelete="CASCADE")).
+        conn.execute(
+            "DELETE FROM security_group_rules WHERE security_group_id = ? OR remote_group_id = ?",
+            (row["id"], row["id"]),
+        )
         conn.execute("DELETE FROM neutron_tags WHERE resource_id = ?", (row["id"],))
         conn.execute("DELETE FROM security_groups WHERE id = ?", (row["id"],))
     return Response(204)
@@ -343,7 +358,8 @@ def _validate_rule(conn: sqlite3.Connection, call: Call, data: dict[str, Any]) -
                 "SecurityGroupRuleParameterConflict",
                 f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
             )
-        prefix = str(net)
+        # netaddr.IPNetwork keeps the host bits: 10.1.2.3/8 stays, 10.1.2.3 -> 10.1.2.3/32.
+        prefix = str(ipaddress.ip_interface(str(prefix)))
     if remote_group is not None:
         load_group(conn, call, str(remote_group))
     return {
@@ -358,36 +374,127 @@ def _validate_rule(conn: sqlite3.Connection, call: Call, data: dict[str, Any]) -
     }
 
 
+#: IP protocol numbers by name (neutron_lib.constants.IP_PROTOCOL_MAP), for comparing rules.
+PROTOCOL_NUMBERS = {
+    "ah": 51,
+    "dccp": 33,
+    "egp": 8,
+    "esp": 50,
+    "gre": 47,
+    "hopopt": 0,
+    "icmp": 1,
+    "igmp": 2,
+    "ipip": 4,
+    "ipv6-encap": 41,
+    "ipv6-frag": 44,
+    "ipv6-icmp": 58,
+    "icmpv6": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ipv6-route": 43,
+    "ospf": 89,
+    "pgm": 113,
+    "rsvp": 46,
+    "sctp": 132,
+    "tcp": 6,
+    "udp": 17,
+    "udplite": 136,
+    "vrrp": 112,
+}
+ANY_ADDRESS = ("0.0.0.0/0", "::/0")
+
+
+def _rule_key(rule: Any) -> tuple[Any, ...]:
+    """securitygroups_db._rule_to_key: a protocol name and its number are the same rule,
+    and so are a null remote_ip_prefix and 0.0.0.0/0 (::/0)."""
+    protocol = rule["protocol"]
+    if protocol is not None:
+        number = PROTOCOL_NUMBERS.get(str(protocol), str(protocol))
+        if rule["ethertype"] == "IPv6" and str(number) == "1":
+            number = 58  # legacy: icmp in an IPv6 rule is ipv6-icmp
+        protocol = str(number)
+    prefix = rule["remote_ip_prefix"]
+    return (
+        rule["direction"],
+        rule["ethertype"],
+        rule["port_range_max"],
+        rule["port_range_min"],
+        protocol,
+        rule["remote_group_id"],
+        None if prefix in (None, *ANY_ADDRESS) else prefix,
+    )
+
+
+def _rule_items(call: Call) -> tuple[list[dict[str, Any]], bool]:
+    """The rules of a POST: one (`security_group_rule`) or Neutron's bulk form
+    (`security_group_rules`, each item bare or wrapped); True for the bulk form."""
+    try:
+        data = call.request.json()
+    except ValueError as exc:
+        raise neutron_error(400, "BadRequest", "Malformed request body") from exc
+    if not isinstance(data, dict) or "security_group_rules" not in data:
+        return [body_of(call, "security_group_rule")], False
+    items = data["security_group_rules"]
+    if not isinstance(items, list):
+        raise neutron_error(400, "HTTPBadRequest", "Body contains invalid data")
+    if not items:
+        raise neutron_error(400, "HTTPBadRequest", "Resources required")
+    rules = []
+    for item in items:
+        rule = item.get("security_group_rule", item) if isinstance(item, dict) else item
+        if not isinstance(rule, dict):
+            raise neutron_error(
+                400, "HTTPBadRequest", "Object 'security_group_rule' contains invalid data"
+            )
+        reject_unknown(rule, RULE_KEYS)
+        rules.append(rule)
+    return rules, True
+
+
 def create_security_group_rule(call: Call, _: dict[str, str]) -> Response:
-    data = body_of(call, "security_group_rule")
-    reject_unknown(data, RULE_KEYS)
+    """One rule, or several at once (create_security_group_rule_bulk_native): all in one
+    group, all validated and checked for duplicates before any is made, so a bulk POST
+    creates every rule or none."""
+    items, bulk = _rule_items(call)
+    if not bulk:
+        reject_unknown(items[0], RULE_KEYS)
     with call.runtime.store.write() as conn:
-        group = load_group(conn, call, str(data.get("security_group_id")))
-        rule = _validate_rule(conn, call, data)
+        group_ids = {str(item.get("security_group_id")) for item in items}
+        if len(group_ids) > 1:
+            raise neutron_error(
+                400,
+                "SecurityGroupNotSingleGroupRules",
+                "Only allowed to update rules for one security profile at a time",
+            )
+        group = load_group(conn, call, group_ids.pop())
+        rules = [_validate_rule(conn, call, item) for item in items]
+        keys = [_rule_key(rule) for rule in rules]
+        if len(set(keys)) < len(keys):
+            raise neutron_error(
+                409, "DuplicateSecurityGroupRuleInPost", "Duplicate Security Group Rule in POST."
+            )
         for existing in conn.execute(
             "SELECT * FROM security_group_rules WHERE security_group_id = ?", (group["id"],)
         ):
-            same = all(
-                existing[k] == rule[k]
-                for k in (
-                    "direction",
-                    "ethertype",
-                    "protocol",
-                    "port_range_min",
-                    "port_range_max",
-                    "remote_group_id",
-                )
-            ) and (existing["remote_ip_prefix"] or None) == (rule["remote_ip_prefix"] or None)
-            if same:
+            if _rule_key(existing) in keys:
                 raise neutron_error(
                     409,
                     "SecurityGroupRuleExists",
                     f"Security group rule already exists. Rule id is {existing['id']}.",
                 )
-        rule_id = insert_rule(conn, group["id"], group["project_id"], rule)
+        made = [insert_rule(conn, group["id"], group["project_id"], rule) for rule in rules]
         bump(conn, "security_groups", group["id"])
-        row = conn.execute("SELECT * FROM security_group_rules WHERE id = ?", (rule_id,)).fetchone()
-        return Response(201, {"security_group_rule": rule_view(row)})
+        views = [
+            rule_view(
+                conn.execute(
+                    "SELECT * FROM security_group_rules WHERE id = ?", (rule_id,)
+                ).fetchone()
+            )
+            for rule_id in made
+        ]
+    if bulk:
+        return Response(201, {"security_group_rules": views})
+    return Response(201, {"security_group_rule": views[0]})
 
 
 def _load_rule(conn: sqlite3.Connection, call: Call, rule_id: str) -> sqlite3.Row:
