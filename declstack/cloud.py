@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import functools
+import ipaddress
 import logging
-from collections.abc import Callable, Collection, Iterable
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -25,7 +27,10 @@ from declstack.model import (
     CreateRequest,
     Limits,
     NamedResource,
+    ObservedRule,
+    ObservedSecurityGroup,
     ObservedServer,
+    Rule,
     ServerPatch,
     Subnet,
     frozen_map,
@@ -371,3 +376,297 @@ class OpenStackCloud:
             "delete server",
             lambda: self._conn.compute.delete_server(server_id, ignore_missing=True),
         )
+
+    # -- security groups (Neutron, raw JSON through the network proxy) --------
+
+    def _neutron(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        *,
+        accept: Collection[int] = (),
+    ) -> tuple[int, dict[str, Any]]:
+        """One Neutron request: (status, JSON body). Statuses in `accept` come back
+        as answers (their NeutronError body included) instead of raising."""
+        from openstack import exceptions
+
+        kwargs: dict[str, Any] = {"raise_exc": False}
+        if body is not None:
+            kwargs["json"] = body
+        if params is not None:
+            kwargs["params"] = params
+        response = getattr(self._conn.network, method)(path, **kwargs)
+        if response.status_code not in accept:
+            exceptions.raise_from_response(response)
+        return response.status_code, _json_body(response)
+
+    def list_security_groups(self) -> list[ObservedSecurityGroup]:
+        """Every group the project sees, rules embedded: one GET per 1000 groups."""
+        groups: list[dict[str, Any]] = []
+        marker: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"limit": str(PAGE_SIZE)}
+            if marker:
+                params["marker"] = marker
+            _, page = self._retrying(
+                "list security groups",
+                functools.partial(self._neutron, "get", "/security-groups", params=params),
+            )
+            batch = [g for g in page.get("security_groups") or [] if isinstance(g, dict)]
+            groups.extend(batch)
+            if not batch or not _has_next(page.get("security_groups_links")):
+                return [to_observed_group(group) for group in groups]
+            marker = str(batch[-1]["id"])
+            if marker in seen:
+                raise CloudError(
+                    "list security groups",
+                    f"the cloud's paging does not advance (marker {marker} repeated)",
+                )
+            seen.add(marker)
+
+    def create_security_group(self, stack: str, name: str, description: str) -> str:
+        """Create the group, then tag it as the stack's (Neutron refuses `tags` in a
+        security group's POST body: only ports take them there). If the tag cannot be
+        set, the group is deleted again so that no untagged group stays behind."""
+        action = f"create security group {name}"
+        body = {"security_group": {"name": name, "description": description}}
+        _, made = self._retrying(
+            action,
+            functools.partial(self._neutron, "post", "/security-groups", body),
+            idempotent=False,
+        )
+        group_id = str((made.get("security_group") or {}).get("id") or "")
+        if not group_id:
+            raise CloudError(action, "the cloud's answer holds no security group id")
+        tags = {"tags": [stack_tag(stack)]}
+        try:
+            self._retrying(
+                f"tag security group {name}",
+                functools.partial(self._neutron, "put", f"/security-groups/{group_id}/tags", tags),
+            )
+        except CloudError as tagging:
+            try:
+                self.delete_security_group(group_id)
+            except CloudError as cleanup:
+                raise CloudError(
+                    f"tag security group {name}",
+                    f"{tagging.message}; the new group {group_id} has no ownership tag and"
+                    f" could not be deleted ({cleanup.message}): delete it by hand",
+                    tagging.status,
+                ) from None
+            raise
+        return group_id
+
+    def create_rules(self, group_id: str, rules: Sequence[Rule]) -> list[str]:
+        """Create `rules` in one bulk POST (atomic in Neutron); if one of them is
+        already there (409), create them one by one, an existing rule counting as
+        made. Returns one id per distinct rule, in order (an existing rule's own id)."""
+        wanted = list(dict.fromkeys(rules))
+        if not wanted:
+            return []
+        items = [_rule_body(group_id, rule) for rule in wanted]
+        status, answer = self._retrying(
+            f"create {len(items)} rules in security group {group_id}",
+            functools.partial(
+                self._neutron,
+                "post",
+                "/security-group-rules",
+                {"security_group_rules": items},
+                accept=(409,),
+            ),
+        )
+        if status != 409:
+            made = answer.get("security_group_rules") or []
+            return [str(rule["id"]) for rule in made]
+        ids = []
+        for rule, item in zip(wanted, items, strict=True):
+            action = f"create rule {rule.describe()} in security group {group_id}"
+            status, answer = self._retrying(
+                action,
+                functools.partial(
+                    self._neutron,
+                    "post",
+                    "/security-group-rules",
+                    {"security_group_rule": item},
+                    accept=(409,),
+                ),
+            )
+            if status == 409:
+                existing = _existing_rule_id(answer)
+                if existing is None:
+                    raise CloudError(action, _neutron_message(answer), status)
+                ids.append(existing)
+            else:
+                ids.append(str((answer.get("security_group_rule") or {})["id"]))
+        return ids
+
+    def delete_rule(self, rule_id: str) -> None:
+        self._retrying(
+            f"delete security group rule {rule_id}",
+            functools.partial(
+                self._neutron, "delete", f"/security-group-rules/{rule_id}", accept=(404,)
+            ),
+        )
+
+    def update_security_group(self, group_id: str, description: str) -> None:
+        body = {"security_group": {"description": description}}
+        self._retrying(
+            f"update security group {group_id}",
+            functools.partial(self._neutron, "put", f"/security-groups/{group_id}", body),
+        )
+
+    def delete_security_group(self, group_id: str) -> None:
+        """Delete a group; gone already is success. A group still in use (409
+        SecurityGroupInUse: a deleted server's port can outlive it for a moment on
+        real Neutron) is tried again a few times with backoff, within the budget."""
+        action = f"delete security group {group_id}"
+        deadline = self._clock.now() + self._retry_budget
+        call = functools.partial(
+            self._neutron, "delete", f"/security-groups/{group_id}", accept=(404, 409)
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            status, answer = self._retrying(action, call)
+            if status != 409:
+                return
+            if _neutron_type(answer) != "SecurityGroupInUse":
+                raise CloudError(action, _neutron_message(answer), status)
+            delay = min(30.0, IN_USE_FIRST_DELAY * 2 ** (attempt - 1))
+            if attempt >= IN_USE_ATTEMPTS or self._clock.now() + delay > deadline:
+                break
+            log.info("%s: still in use; retrying in %.1fs (attempt %d)", action, delay, attempt)
+            self._clock.sleep(delay)
+        error = CloudError(
+            action,
+            f"security group {group_id} is still in use after {attempt} tries",
+            status,
+        )
+        error.hint = (
+            "a port (of a server, or made by hand) still has the group; remove the group"
+            " from it or delete the port, then run again"
+        )
+        raise error
+
+
+#: Tries of a security group delete that Neutron answers "in use", and the first wait
+#: (doubling): 1 + 2 + 4 + 8 s for a deleted server's port to go.
+IN_USE_ATTEMPTS = 5
+IN_USE_FIRST_DELAY = 1.0
+#: IP protocol numbers Neutron keeps as given, by the names declstack compares.
+_PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp"}
+_RULE_EXISTS = re.compile(r"Rule id is (?P<id>[^\s.]+)")
+
+
+def _json_body(response: Any) -> dict[str, Any]:
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _has_next(links: object) -> bool:
+    """Neutron's `<collection>_links` hold `previous` on every page but the first and
+    `next` only while there may be more."""
+    return isinstance(links, list) and any(
+        isinstance(link, dict) and link.get("rel") == "next" for link in links
+    )
+
+
+def _neutron_type(body: dict[str, Any]) -> str | None:
+    error = body.get("NeutronError")
+    return str(error.get("type")) if isinstance(error, dict) else None
+
+
+def _neutron_message(body: dict[str, Any]) -> str:
+    error = body.get("NeutronError")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return "conflict"
+
+
+def _existing_rule_id(body: dict[str, Any]) -> str | None:
+    """The id in `Security group rule already exists. Rule id is <id>.` (409)."""
+    if _neutron_type(body) != "SecurityGroupRuleExists":
+        return None
+    found = _RULE_EXISTS.search(_neutron_message(body))
+    return found.group("id") if found else None
+
+
+def _rule_body(group_id: str, rule: Rule) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "security_group_id": group_id,
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+    }
+    optional = {
+        "protocol": rule.protocol,
+        "port_range_min": rule.port_min,
+        "port_range_max": rule.port_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "remote_group_id": rule.remote_group,
+    }
+    item.update({key: value for key, value in optional.items() if value is not None})
+    return item
+
+
+def _protocol(value: object) -> str | None:
+    """None for any (null or "any"); Neutron keeps 6/17/1 as sent, read them as names."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("", "any"):
+        return None
+    return _PROTOCOL_NAMES.get(text, text)
+
+
+def _port(value: object) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _prefix(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return str(ipaddress.ip_network(str(value), strict=False))
+    except ValueError:
+        return str(value)
+
+
+def to_rule(rule: dict[str, Any]) -> Rule:
+    """One Neutron rule body as declstack's `Rule` (remote group as its id)."""
+    remote_group = rule.get("remote_group_id")
+    return Rule(
+        direction=str(rule.get("direction") or "ingress"),
+        ethertype=str(rule.get("ethertype") or "IPv4"),
+        protocol=_protocol(rule.get("protocol")),
+        port_min=_port(rule.get("port_range_min")),
+        port_max=_port(rule.get("port_range_max")),
+        remote_ip_prefix=_prefix(rule.get("remote_ip_prefix")),
+        remote_group=str(remote_group) if remote_group else None,
+    )
+
+
+def to_observed_group(group: dict[str, Any]) -> ObservedSecurityGroup:
+    """One Neutron security group body (rules embedded) as declstack's snapshot."""
+    rules = [r for r in group.get("security_group_rules") or [] if isinstance(r, dict)]
+    project = group.get("project_id") or group.get("tenant_id")
+    return ObservedSecurityGroup(
+        id=str(group["id"]),
+        name=str(group.get("name") or ""),
+        description=str(group.get("description") or ""),
+        tags=tuple(str(tag) for tag in group.get("tags") or ()),
+        rules=tuple(ObservedRule(id=str(r["id"]), rule=to_rule(r)) for r in rules),
+        project_id=str(project) if project else None,
+    )

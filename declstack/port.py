@@ -6,10 +6,17 @@ is the one adapter that implements it with openstacksdk, and tests use fakes.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from declstack.model import Catalog, CreateRequest, ObservedServer, ServerPatch
+from declstack.model import (
+    Catalog,
+    CreateRequest,
+    ObservedSecurityGroup,
+    ObservedServer,
+    Rule,
+    ServerPatch,
+)
 
 
 class CloudPort(Protocol):
@@ -41,4 +48,33 @@ class CloudPort(Protocol):
 
     def delete_server(self, server_id: str) -> None:
         """Ask for deletion; a server that is already gone is success."""
+        ...
+
+    def list_security_groups(self) -> list[ObservedSecurityGroup]:
+        """Every security group the project sees, rules embedded (one paged list call)."""
+        ...
+
+    def create_security_group(self, stack: str, name: str, description: str) -> str:
+        """Create a group owned by `stack` (tagged with its ownership tag); return its id.
+
+        Never left untagged: if the tag cannot be set the group is deleted again.
+        """
+        ...
+
+    def create_rules(self, group_id: str, rules: Sequence[Rule]) -> list[str]:
+        """Create rules (each `remote_group` already an id); a rule that is already
+        there counts as made. Returns one id per distinct rule, in order."""
+        ...
+
+    def delete_rule(self, rule_id: str) -> None:
+        """Delete one rule; a rule that is already gone is success."""
+        ...
+
+    def update_security_group(self, group_id: str, description: str) -> None:
+        """Set a group's description."""
+        ...
+
+    def delete_security_group(self, group_id: str) -> None:
+        """Delete a group (gone already is success); waits a little while a port still
+        uses it, then fails saying so."""
         ...
