@@ -9,6 +9,7 @@ problem carries the file:line:col of the value it is about.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -28,8 +29,10 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from declstack.interpolate import mask_text, substitute
 from declstack.model import (
     NETWORKS_AUTO,
+    DesiredSecurityGroup,
     DesiredServer,
     Lifecycle,
+    Rule,
     SourceLocation,
     Spec,
     frozen_map,
@@ -57,6 +60,12 @@ MAX_TAG_LENGTH = 60
 #: Hostname label limit; Nova derives the hostname from the server name.
 MAX_SERVER_NAME = 63
 
+#: A port range "LOW-HIGH" or one port "N" (the schema's pattern, for the numbers).
+_PORTS = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?$")
+#: Protocol numbers Neutron also accepts, as the names it treats them the same as.
+_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp"}
+#: The "anyone" prefixes: Neutron counts them the same as no prefix (`_rule_to_key`).
+_ANY_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SETTINGS = (
@@ -241,6 +250,36 @@ def parse_spec(
         allow_outside_files,
     )
     return checker.run()
+
+
+def canonical_rule(rule: Rule) -> Rule:
+    """The one form of `rule` that Neutron stores and compares, so that equal means same.
+
+    Neutron turns the full port range 1-65535 into no ports, stores `icmp` on
+    IPv6 as `ipv6-icmp`, and counts 0.0.0.0/0 and ::/0 the same as no prefix
+    (a second such rule is a 409 SecurityGroupRuleExists). Prefixes lose their
+    host bits (10.1.2.3/8 -> 10.0.0.0/8; Neutron's `normalized_cidr`), a bare
+    address becomes /32 or /128, and protocol numbers it knows become names.
+    Usable on observed rules too; a prefix that is not a network is kept as is.
+    """
+    protocol = rule.protocol.lower() if rule.protocol else None
+    if protocol in ("any", "0"):
+        protocol = None
+    protocol = _PROTOCOL_NAMES.get(protocol, protocol) if protocol else None
+    if protocol == "icmp" and rule.ethertype == "IPv6":
+        protocol = "ipv6-icmp"
+    port_min, port_max = rule.port_min, rule.port_max
+    if protocol in ("tcp", "udp") and (port_min, port_max) == (1, 65535):
+        port_min = port_max = None
+    prefix = rule.remote_ip_prefix
+    if prefix is not None:
+        with contextlib.suppress(ValueError):
+            prefix = str(ipaddress.ip_network(prefix, strict=False))
+        if prefix in _ANY_PREFIXES:
+            prefix = None
+    return dataclasses.replace(
+        rule, protocol=protocol, port_min=port_min, port_max=port_max, remote_ip_prefix=prefix
+    )
 
 
 def _describe_value(value: object) -> str:
@@ -490,12 +529,188 @@ class _Checker:
             if isinstance(entry, dict):
                 servers.extend(self.expand(index, entry, defaults, names))
         cloud = data.get("cloud")
+        groups = data.get("security_groups")
         return Spec(
             stack=stack if isinstance(stack, str) else "",
             servers=tuple(servers),
             cloud=cloud if isinstance(cloud, str) else None,
+            security_groups=self.security_groups(groups) if isinstance(groups, dict) else (),
             path=self.file,
         )
+
+    # -- security groups ------------------------------------------------------
+
+    def security_groups(self, groups: dict[str, Any]) -> tuple[DesiredSecurityGroup, ...]:
+        """The stack's own groups, sorted by name; each rule checked and in canonical form."""
+        found: list[DesiredSecurityGroup] = []
+        for name, group in groups.items():
+            if not isinstance(group, dict):
+                continue
+            path: DocPath = ("security_groups", name)
+            rules = group.get("rules")
+            description = group.get("description")
+            found.append(
+                DesiredSecurityGroup(
+                    name=name,
+                    description=description if isinstance(description, str) else "",
+                    rules=self.group_rules(rules, (*path, "rules"))
+                    if isinstance(rules, list)
+                    else (),
+                    source=self.doc.key_location(path),
+                )
+            )
+        return tuple(sorted(found, key=lambda group: group.name))
+
+    def group_rules(self, items: list[Any], path: DocPath) -> tuple[Rule, ...]:
+        """The rules of one group; a rule equal to an earlier one (once canonical) is an error."""
+        rules: list[Rule] = []
+        first: dict[Rule, int] = {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            rule = self.rule(item, (*path, index))
+            if rule is None:
+                continue
+            if rule in first:
+                earlier = first[rule]
+                where = self.doc.location((*path, earlier))
+                at = f" at {where}" if where else ""
+                self.add(
+                    (*path, index),
+                    f"the same rule as rules[{earlier}]{at} ({rule.describe()}); Neutron keeps "
+                    "a rule once (a second one is refused: SecurityGroupRuleExists), so drop "
+                    "one of them",
+                )
+                continue
+            first[rule] = index
+            rules.append(rule)
+        return tuple(rules)
+
+    def rule(self, item: dict[str, Any], path: DocPath) -> Rule | None:
+        """One rule with its defaults filled in, or None when it has a problem (reported)."""
+        ok = True
+        direction = item.get("direction", "ingress")
+        protocol = item.get("protocol", "any")
+        ethertype = item.get("ethertype")
+        if not (
+            direction in ("ingress", "egress")
+            and protocol in ("tcp", "udp", "icmp", "any")
+            and ethertype in (None, "IPv4", "IPv6")
+        ):
+            ok = False  # the schema said so
+        ports = self.rule_ports(item, path, protocol)
+        if ports is None:
+            ok = False
+        prefix: str | None = None
+        value = item.get("remote_ip_prefix")
+        if isinstance(value, str):
+            prefix, family = self.rule_prefix(value, ethertype, (*path, "remote_ip_prefix"))
+            if prefix is None:
+                ok = False
+            elif ethertype is None:
+                ethertype = family
+        elif value is not None:
+            ok = False
+        group = item.get("remote_group")
+        if group is not None and not isinstance(group, str):
+            ok = False
+        if isinstance(group, str) and "remote_ip_prefix" in item:
+            self.add(
+                (*path, "remote_group"),
+                "give remote_ip_prefix or remote_group, not both (a Neutron rule has one "
+                "remote; write two rules for both)",
+                self.doc.key_location((*path, "remote_group")),
+            )
+            ok = False
+        if not ok or ports is None:
+            return None
+        return canonical_rule(
+            Rule(
+                direction=direction,
+                ethertype=ethertype or "IPv4",
+                protocol=None if protocol == "any" else protocol,
+                port_min=ports[0],
+                port_max=ports[1],
+                remote_ip_prefix=prefix,
+                remote_group=group,
+            )
+        )
+
+    def rule_ports(
+        self, item: dict[str, Any], path: DocPath, protocol: object
+    ) -> tuple[int | None, int | None] | None:
+        """(port_min, port_max) from `port` or `ports`; (None, None) when neither; None: error."""
+        port, ports = item.get("port"), item.get("ports")
+        if "port" in item and "ports" in item:
+            self.add(
+                (*path, "ports"),
+                "give port (one port) or ports (a range), not both",
+                self.doc.key_location((*path, "ports")),
+            )
+            return None
+        if "port" not in item and "ports" not in item:
+            return (None, None)
+        key = "port" if "port" in item else "ports"
+        where: DocPath = (*path, key)
+        if protocol == "icmp":
+            self.add(
+                where,
+                f"protocol icmp takes no {key}: ICMP types and codes are not supported yet; "
+                f"drop {key} (the rule then allows all ICMP)",
+            )
+            return None
+        if protocol not in ("tcp", "udp"):
+            said = "protocol any" if "protocol" in item else "no protocol (any)"
+            self.add(
+                where,
+                f"{'a port needs' if key == 'port' else 'ports need'} protocol tcp or udp, "
+                f"and this rule has {said}: add "
+                "'protocol: tcp' (Neutron takes ports only with a protocol that has them)",
+            )
+            return None
+        if key == "port":
+            if isinstance(port, int) and not isinstance(port, bool) and 1 <= port <= 65535:
+                return (port, port)
+            return None  # the schema said why
+        match = _PORTS.match(ports) if isinstance(ports, str) else None
+        if match is None:
+            return None  # the schema said why
+        low = int(match.group(1))
+        high = int(match.group(2)) if match.group(2) is not None else low
+        for number in (low, high):
+            if not 1 <= number <= 65535:
+                self.add(where, f"ports {ports!r}: port {number} is outside 1-65535")
+                return None
+        if low > high:
+            self.add(
+                where,
+                f"ports {ports!r} go backwards: write the lower port first ({high}-{low})",
+            )
+            return None
+        return (low, high)
+
+    def rule_prefix(
+        self, value: str, ethertype: object, path: DocPath
+    ) -> tuple[str | None, str | None]:
+        """The prefix as a network (host bits cleared) and its family; (None, None): error."""
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            self.add(
+                path,
+                f"{value!r} is not a CIDR: write an IPv4 or IPv6 network such as 10.0.0.0/8, "
+                "192.0.2.7/32 or 2001:db8::/32 (0.0.0.0/0 is anyone)",
+            )
+            return None, None
+        family = f"IPv{network.version}"
+        if ethertype in ("IPv4", "IPv6") and ethertype != family:
+            self.add(
+                path,
+                f"{network} is an {family} network, but the rule's ethertype is {ethertype}: "
+                f"set ethertype: {family}, or drop ethertype (it then follows the prefix)",
+            )
+            return None, None
+        return str(network), family
 
     def fixed_ips(
         self, items: list[Any], path: DocPath | None, replicas: int
