@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from declstack.model import Action, Diagnostic, Limits, Plan
+from declstack.model import Action, Diagnostic, Kind, Limits, Plan
 
 
 def peak_instances(plan: Plan, used: int) -> int:
     """Instances in use at the busiest moment of applying `plan`."""
-    creates = plan.count(Action.CREATE)
-    deletes = plan.count(Action.DELETE)
-    return used - deletes + creates + plan.count(Action.CREATE_THEN_DELETE)
+    servers = [c.action for c in plan.of_kind(Kind.SERVER)]
+    creates = servers.count(Action.CREATE)
+    deletes = servers.count(Action.DELETE)
+    return used - deletes + creates + servers.count(Action.CREATE_THEN_DELETE)
 
 
 def check_capacity(plan: Plan, limits: Limits) -> Plan:

@@ -26,7 +26,7 @@ from rich.markup import escape
 
 from declstack import __version__
 from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Interrupted, UserError
-from declstack.model import Action
+from declstack.model import Action, Kind
 from declstack.spec import SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -568,7 +568,9 @@ def destroy(
             debug,
             make_destroy_plan,
             lambda spec, plan: (
-                f"Destroy {plan.count(Action.DELETE)} server(s) of stack {spec.stack!r}?"
+                f"Destroy {_deletes(plan, Kind.SERVER)} server(s) and "
+                f"{_deletes(plan, Kind.SECURITY_GROUP)} security group(s) of stack "
+                f"{spec.stack!r}?"
             ),
             yes,
             (parallelism, timeout),
@@ -576,6 +578,10 @@ def destroy(
             Reading(tuple(allow_env or ()), allow_outside_files),
         )
     )
+
+
+def _deletes(plan: Plan, kind: Kind) -> int:
+    return sum(1 for c in plan.of_kind(kind) if c.action is Action.DELETE)
 
 
 @app.command()
@@ -606,7 +612,10 @@ def status(
         with _open_cloud(spec, cloud, debug, http) as port:
             the_plan = make_plan(spec, port)
             others = port.list_all_servers() if all_servers else []
-        rows = [_status_row(c.name, c.before, c.action.value, c.reason) for c in the_plan.changes]
+        rows = [
+            _status_row(c.name, c.before, c.action.value, c.reason)
+            for c in the_plan.of_kind(Kind.SERVER)
+        ]
         mine = {row["id"] for row in rows if row["id"]}
         for server in sorted(others, key=lambda s: (s.name, s.id)):
             if server.id not in mine and not server.is_gone:

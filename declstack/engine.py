@@ -10,18 +10,20 @@ import dataclasses
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
-from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec
+from declstack.kinds import security_group
+from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec, frozen_map
 from declstack.port import CloudPort
 
 
 def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
-    """Observe the stack's servers (and same-named strangers), plan, resolve references."""
+    """Observe the stack's servers (and same-named strangers) and the project's security
+    groups, plan, resolve references."""
     observed = cloud.list_stack_servers(spec.stack)
     # Same-named strangers matter only for servers about to be created: a converged
     # plan skips that listing of the whole project.
     missing = {s.name for s in spec.servers} - {s.name for s in observed if not s.is_gone}
     conflicts = cloud.list_unmanaged(spec.stack, missing) if missing else []
-    plan = planner.plan(spec, observed, conflicts)
+    plan = with_groups(planner.plan(spec, observed, conflicts), spec, cloud)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
         plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
@@ -29,10 +31,31 @@ def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
 
 
 def make_destroy_plan(spec: Spec, cloud: CloudPort) -> Plan:
-    """Delete every server the stack owns, except those the spec protects."""
+    """Delete everything the stack owns, except the servers the spec protects (and the
+    security groups they still use)."""
     observed = cloud.list_stack_servers(spec.stack)
-    plan = planner.plan(dataclasses.replace(spec, servers=()), observed)
-    return protect(plan, {s.name for s in spec.servers if s.lifecycle.prevent_destroy})
+    protected = {s.name for s in spec.servers if s.lifecycle.prevent_destroy}
+    kept_groups = {g for s in spec.servers if s.name in protected for g in s.security_groups}
+    empty = dataclasses.replace(
+        spec,
+        servers=(),
+        security_groups=tuple(g for g in spec.security_groups if g.name in kept_groups),
+    )
+    plan = with_groups(planner.plan(empty, observed), empty, cloud)
+    return protect(plan, protected)
+
+
+def with_groups(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
+    """Add the changes of the stack's own security groups (one list of the project's
+    groups), and the ids servers mean when they name one of them."""
+    groups = cloud.list_security_groups()
+    changes, problems = security_group.plan_security_groups(spec, groups)
+    return dataclasses.replace(
+        plan,
+        changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
+        diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
+        group_ids=frozen_map(security_group.group_ids(spec, groups)),
+    )
 
 
 def protect(plan: Plan, protected: set[str]) -> Plan:

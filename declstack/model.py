@@ -140,6 +140,24 @@ class ObservedSecurityGroup:
     project_id: str | None = None
 
 
+#: The address of a group this apply creates, standing for its id until then.
+def placeholder(kind: Kind, name: str) -> str:
+    return f"{kind.value}.{name}"
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    """What happens to one owned security group: its state before and after, and the
+    rules to add (remote groups resolved to ids, or to the placeholder address of a
+    group created in the same apply) and to remove."""
+
+    before: ObservedSecurityGroup | None = None
+    after: DesiredSecurityGroup | None = None
+    add_rules: tuple[Rule, ...] = ()
+    remove_rules: tuple[ObservedRule, ...] = ()
+    description: str | None = None
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated spec file: the whole desired state of one stack."""
@@ -288,6 +306,7 @@ class Kind(str, enum.Enum):
     """The kinds of resource a plan can hold; an address is `<kind>.<name>`."""
 
     SERVER = "server"
+    SECURITY_GROUP = "security_group"
 
 
 class Action(str, enum.Enum):
@@ -358,6 +377,8 @@ class Change:
     create: CreateRequest | None = None
     replaced_by: tuple[str, ...] = ()
     kind: Kind = Kind.SERVER
+    #: The payload of a security group change (kind SECURITY_GROUP only).
+    group: GroupChange | None = None
 
     @property
     def address(self) -> str:
@@ -386,6 +407,9 @@ class Plan:
     stack: str
     changes: tuple[Change, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
+    #: The stack's own groups by name: their ids, or the placeholder address of
+    #: those this apply creates. Servers naming one of them mean this one.
+    group_ids: Mapping[str, str] = field(default_factory=frozen_map)
     #: The spec's sensitive values (`Spec.sensitive`); every rendering masks them.
     sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
 
@@ -412,3 +436,6 @@ class Plan:
     @property
     def replacements(self) -> int:
         return self.count(Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    def of_kind(self, kind: Kind) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.kind is kind)

@@ -82,16 +82,16 @@ def plan(
         )
 
     diagnostics.extend(_conflict_warnings(spec.stack, clashes))
-    changes.sort(key=_change_key)
-    diagnostics.sort(key=_diagnostic_key)
+    changes.sort(key=change_key)
+    diagnostics.sort(key=diagnostic_key)
     return Plan(spec.stack, tuple(changes), tuple(diagnostics), sensitive=spec.sensitive)
 
 
-def _change_key(change: Change) -> tuple[str, int, str]:
+def change_key(change: Change) -> tuple[str, int, str]:
     return (change.address, ACTION_ORDER[change.action], change.before.id if change.before else "")
 
 
-def _diagnostic_key(diagnostic: Diagnostic) -> tuple[int, str, str]:
+def diagnostic_key(diagnostic: Diagnostic) -> tuple[int, str, str]:
     return (
         0 if diagnostic.severity == "error" else 1,
         diagnostic.address or "",

@@ -11,13 +11,15 @@ for the whole stack.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
 from declstack.errors import UserError
-from declstack.model import GONE_STATUSES, Action, Change, ObservedServer, Plan
+from declstack.kinds.security_group import canonical_rule
+from declstack.model import GONE_STATUSES, Action, Change, Kind, ObservedRule, ObservedServer, Plan
 from declstack.port import CloudPort
 from declstack.waiting import SYSTEM_CLOCK, Clock, Outcome, State, wait_all
 
@@ -137,6 +139,9 @@ class Reconciler:
         """Execute `plan`; on SIGINT/SIGTERM raise `ApplyInterrupted` saying what was sent."""
         if plan.errors:
             raise UserError("the plan has errors; nothing was changed")
+        self._stack = plan.stack
+        #: Placeholder address -> id of the groups this apply created.
+        self._group_ids: dict[str, str] = {}
         self._sent: dict[int, Change] = {}
         self._unanswered: dict[int, Change] = {}
         try:
@@ -161,7 +166,17 @@ class Reconciler:
     def _apply(self, plan: Plan) -> ApplyReport:
         # Changes are keyed by their position in the plan: duplicates of one name
         # share an address, and each must be tracked (and reported) on its own.
-        items = list(enumerate(plan.changes))
+        everything = list(enumerate(plan.changes))
+        groups = [(k, c) for k, c in everything if c.kind is Kind.SECURITY_GROUP]
+        items = [(k, c) for k, c in everything if c.kind is Kind.SERVER]
+        # Groups (and their rules) first: servers and other groups' rules use them.
+        results: dict[int, Result] = self._groups_first(groups)
+        results.update(self._servers(plan, items))
+        # Groups the spec dropped go last, once no server of the stack uses them.
+        results.update(self._groups_last(groups))
+        return ApplyReport(tuple(results[k] for k in sorted(results)))
+
+    def _servers(self, plan: Plan, items: list[Keyed]) -> dict[int, Result]:
         updates = [(k, c) for k, c in items if c.action is Action.UPDATE]
         deletes = [(k, c) for k, c in items if c.action is Action.DELETE]
         replaces = [(k, c) for k, c in items if c.action.is_replace]
@@ -198,7 +213,109 @@ class Reconciler:
                 change.address, change.action, old.ok, message, created[k].server_id
             )
             self._report(results[k])
-        return ApplyReport(tuple(results[k] for k in sorted(results)))
+        return results
+
+    # --- security groups ------------------------------------------------------------
+
+    def _id_of(self, ref: str) -> str:
+        """A group id, or the id a placeholder stands for once its group exists."""
+        if ref.startswith(f"{Kind.SECURITY_GROUP.value}."):
+            made = self._group_ids.get(ref)
+            if made is None:
+                raise UserError(f"{ref} was not created, so nothing can use it")
+            return made
+        return ref
+
+    def _groups_first(self, groups: list[Keyed]) -> dict[int, Result]:
+        """Create the new groups, then add and remove rules and set descriptions."""
+        creates = [(k, c) for k, c in groups if c.action is Action.CREATE]
+        updates = [(k, c) for k, c in groups if c.action in (Action.CREATE, Action.UPDATE)]
+
+        def create(key: int, change: Change) -> Result:
+            assert change.group is not None and change.group.after is not None
+            after = change.group.after
+            group_id = self._cloud.create_security_group(self._stack, after.name, after.description)
+            self._group_ids[change.address] = group_id
+            return Result(change.address, change.action, True, "created", group_id)
+
+        made = self._parallel(creates, create, "creating")
+        default_egress = self._default_egress_to_drop(creates, made)
+
+        def rules(key: int, change: Change) -> Result:
+            assert change.group is not None
+            payload = change.group
+            if key in made and not made[key].ok:
+                return made[key]
+            group_id = made[key].server_id if key in made else None
+            group_id = group_id or (payload.before.id if payload.before else None)
+            assert group_id is not None
+            wanted = [
+                dataclasses.replace(r, remote_group=self._id_of(r.remote_group))
+                if r.remote_group
+                else r
+                for r in payload.add_rules
+            ]
+            if wanted:
+                self._cloud.create_rules(group_id, wanted)
+            dropped = [*payload.remove_rules, *default_egress.get(key, ())]
+            for rule in dropped:
+                self._cloud.delete_rule(rule.id)
+            if payload.description is not None and payload.before is not None:
+                self._cloud.update_security_group(group_id, payload.description)
+            verb = "created" if change.action is Action.CREATE else "updated in place"
+            counts = f"+{len(wanted)} rule(s), -{len(dropped)} rule(s)"
+            return Result(
+                change.address, change.action, True, f"has been {verb} ({counts})", group_id
+            )
+
+        results = self._parallel(updates, rules, "")
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
+
+    def _default_egress_to_drop(
+        self, creates: list[Keyed], made: Mapping[int, Result]
+    ) -> dict[int, tuple[ObservedRule, ...]]:
+        """The egress rules Neutron gave a new group whose spec manages egress itself
+        (one list of the project's groups, only when some new group needs it)."""
+        manage = {
+            k: c
+            for k, c in creates
+            if made.get(k) is not None
+            and made[k].ok
+            and c.group is not None
+            and c.group.after is not None
+            and any(r.direction == "egress" for r in c.group.after.rules)
+        }
+        if not manage:
+            return {}
+        listed = {g.id: g for g in self._cloud.list_security_groups()}
+        drop: dict[int, tuple[ObservedRule, ...]] = {}
+        for k, change in manage.items():
+            assert change.group is not None and change.group.after is not None
+            group = listed.get(made[k].server_id or "")
+            wanted = change.group.after.rules
+            drop[k] = tuple(
+                r
+                for r in (group.rules if group else ())
+                if r.rule.direction == "egress" and canonical_rule(r.rule) not in wanted
+            )
+        return drop
+
+    def _groups_last(self, groups: list[Keyed]) -> dict[int, Result]:
+        deletes = [(k, c) for k, c in groups if c.action is Action.DELETE]
+
+        def delete(key: int, change: Change) -> Result:
+            assert change.group is not None and change.group.before is not None
+            self._cloud.delete_security_group(change.group.before.id)
+            return Result(
+                change.address, change.action, True, "has been destroyed", change.group.before.id
+            )
+
+        results = self._parallel(deletes, delete, "")
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
 
     def _parallel(
         self, items: list[Keyed], work: Callable[[int, Change], Result], doing: str
@@ -247,7 +364,11 @@ class Reconciler:
     def _run_updates(self, updates: list[Keyed]) -> dict[int, Result]:
         def update(key: int, change: Change) -> Result:
             assert change.before is not None and change.patch is not None
-            self._cloud.update_server(change.before.id, change.patch)
+            patch = dataclasses.replace(
+                change.patch,
+                add_security_groups=tuple(map(self._id_of, change.patch.add_security_groups)),
+            )
+            self._cloud.update_server(change.before.id, patch)
             return Result(
                 change.address, change.action, True, "has been updated in place", change.before.id
             )
@@ -292,7 +413,10 @@ class Reconciler:
 
         def create(key: int, change: Change) -> str:
             assert change.create is not None, "plan was not resolved"
-            return self._cloud.create_server(change.create)
+            groups = tuple(self._id_of(g) for g in change.create.security_groups)
+            return self._cloud.create_server(
+                dataclasses.replace(change.create, security_groups=groups)
+            )
 
         def done(action: Action, seconds: float) -> str:
             verb = (

@@ -26,8 +26,10 @@ from declstack.model import (
     CreateRequest,
     DesiredServer,
     Diagnostic,
+    GroupChange,
     ObservedServer,
     Plan,
+    Rule,
     ServerPatch,
     frozen_map,
 )
@@ -131,7 +133,7 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
         lines += [f'Servers of stack "{plan.stack}":', ""]
     for change in shown:
         symbol = change.action.symbol.rjust(3)
-        ident = f" (id {change.before.id})" if change.before else ""
+        ident = f" (id {_id(change)})" if _id(change) else ""
         header = f"{symbol} {change.address}{ident}: {change.reason}"
         lines.append(paint(header, _ANSI[change.action]))
         lines += [f"      {row}" for row in _text_details(change, real[id(change)])]
@@ -176,8 +178,28 @@ def _q(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _id(change: Change) -> str | None:
+    """The id of the existing resource a change is about (None for a create)."""
+    if change.group is not None:
+        return change.group.before.id if change.group.before else None
+    return change.before.id if change.before else None
+
+
+def _group_rows(group: GroupChange) -> list[str]:
+    rows = []
+    if group.after is not None and group.before is None and group.after.description:
+        rows.append(f"description: {_q(group.after.description)}")
+    if group.description is not None and group.before is not None:
+        rows.append(f"description: {_q(group.before.description)} -> {_q(group.description)}")
+    rows += [f"rule + {rule.describe()}" for rule in group.add_rules]
+    rows += [f"rule - {observed.rule.describe()}" for observed in group.remove_rules]
+    return rows
+
+
 def _text_details(change: Change, real: Change) -> list[str]:
     """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
+    if change.group is not None:
+        return _group_rows(change.group) if change.action is not Action.DELETE else []
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action.builds and change.after is not None:
@@ -293,7 +315,56 @@ def _user_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in metadata.items() if not k.startswith(ownership.PREFIX)}
 
 
+def _rule_dict(rule: Rule) -> dict[str, Any]:
+    return {
+        "direction": rule.direction,
+        "ethertype": rule.ethertype,
+        "protocol": rule.protocol,
+        "port_min": rule.port_min,
+        "port_max": rule.port_max,
+        "remote_ip_prefix": rule.remote_ip_prefix,
+        "remote_group": rule.remote_group,
+    }
+
+
+def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
+    before, after = group.before, group.after
+    return {
+        "address": change.address,
+        "kind": change.kind.value,
+        "name": change.name,
+        "action": change.action.value,
+        "reason": change.reason,
+        "replaced_by": list(change.replaced_by),
+        "id": before.id if before else None,
+        "before": None
+        if before is None
+        else {
+            "id": before.id,
+            "name": before.name,
+            "description": before.description,
+            "rules": [{"id": r.id, **_rule_dict(r.rule)} for r in before.rules],
+        },
+        "after": None
+        if after is None
+        else {
+            "name": after.name,
+            "description": after.description,
+            "rules": [_rule_dict(r) for r in after.rules],
+        },
+        "patch": None
+        if change.action not in (Action.CREATE, Action.UPDATE)
+        else {
+            "add_rules": [_rule_dict(r) for r in group.add_rules],
+            "remove_rules": [r.id for r in group.remove_rules],
+            "description": group.description,
+        },
+    }
+
+
 def _change_dict(change: Change) -> dict[str, Any]:
+    if change.group is not None:
+        return _group_change_dict(change, change.group)
     before = change.before
     after = change.after
     patch = change.patch if change.action is Action.UPDATE else None
@@ -387,7 +458,7 @@ def _code(text: str) -> str:
 
 
 def _server_cell(change: Change) -> str:
-    ident = f" ({_code(change.before.id)})" if change.before else ""
+    ident = f" ({_code(_id(change) or '')})" if _id(change) else ""
     return _code(change.address) + ident
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from declstack import ownership
 from declstack.model import (
@@ -56,12 +56,12 @@ def resolve(plan: Plan, catalog: Catalog) -> Plan:
     changes: list[Change] = []
     for change in plan.changes:
         if (_builds(change) or _may_rebuild(change)) and change.after is not None:
-            request, problems = _create_request(plan.stack, change.after, catalog)
+            request, problems = _create_request(plan.stack, change.after, catalog, plan.group_ids)
             if _builds(change):
                 diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
             change = dataclasses.replace(change, create=request)
         elif _regroups(change):
-            change, problems = _security_group_actions(change, catalog)
+            change, problems = _security_group_actions(change, catalog, plan.group_ids)
             diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
         changes.append(change)
     return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))
@@ -73,6 +73,13 @@ class _Problems:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
+    def group(self, ref: str, catalog: Catalog, own: Mapping[str, str]) -> NamedResource | None:
+        """A security group a server names: the stack's own group of that name first
+        (its id, or the placeholder of one this apply creates), else the cloud's."""
+        if ref in own:
+            return NamedResource(own[ref], ref)
+        return self.find("security group", ref, catalog.security_groups)
+
     def find(self, kind: str, ref: str, pool: Sequence[NamedResource]) -> NamedResource | None:
         found, problem = lookup(kind, ref, pool)
         if problem is not None:
@@ -81,7 +88,7 @@ class _Problems:
 
 
 def _create_request(
-    stack: str, server: DesiredServer, catalog: Catalog
+    stack: str, server: DesiredServer, catalog: Catalog, own: Mapping[str, str]
 ) -> tuple[CreateRequest | None, list[Diagnostic]]:
     problems = _Problems()
     image = problems.find("image", server.image, catalog.images)
@@ -109,10 +116,7 @@ def _create_request(
         keypair = problems.find("key pair", server.key_name, catalog.keypairs)
         key_name = keypair.name if keypair is not None else None
 
-    groups = [
-        problems.find("security group", ref, catalog.security_groups)
-        for ref in server.security_groups
-    ]
+    groups = [problems.group(ref, catalog, own) for ref in server.security_groups]
 
     if any(p.severity == "error" for p in problems.items) or image is None or flavor is None:
         return None, problems.items
@@ -137,15 +141,14 @@ def _create_request(
     )
 
 
-def _security_group_actions(change: Change, catalog: Catalog) -> tuple[Change, list[Diagnostic]]:
+def _security_group_actions(
+    change: Change, catalog: Catalog, own: Mapping[str, str]
+) -> tuple[Change, list[Diagnostic]]:
     """Which groups to add to and remove from the server, by id."""
     assert change.patch is not None and change.patch.security_groups is not None
     assert change.before is not None
     problems = _Problems()
-    wanted = [
-        problems.find("security group", ref, catalog.security_groups)
-        for ref in change.patch.security_groups
-    ]
+    wanted = [problems.group(ref, catalog, own) for ref in change.patch.security_groups]
     found = [group for group in wanted if group is not None]
     current = set(change.before.security_groups or ())
     add = tuple(dict.fromkeys(g.id for g in found if g.name not in current))
@@ -153,7 +156,7 @@ def _security_group_actions(change: Change, catalog: Catalog) -> tuple[Change, l
     remove = []
     for name in sorted(current - keep):
         group, _ = lookup("security group", name, catalog.security_groups)
-        remove.append(group.id if group is not None else name)
+        remove.append(own.get(name) or (group.id if group is not None else name))
     patch = dataclasses.replace(
         change.patch, add_security_groups=add, remove_security_groups=tuple(remove)
     )

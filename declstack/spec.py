@@ -9,7 +9,6 @@ problem carries the file:line:col of the value it is about.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import functools
@@ -27,6 +26,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError, validators
 
 from declstack.interpolate import mask_text, substitute
+from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     NETWORKS_AUTO,
     DesiredSecurityGroup,
@@ -62,10 +62,6 @@ MAX_SERVER_NAME = 63
 
 #: A port range "LOW-HIGH" or one port "N" (the schema's pattern, for the numbers).
 _PORTS = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?$")
-#: Protocol numbers Neutron also accepts, as the names it treats them the same as.
-_PROTOCOL_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp"}
-#: The "anyone" prefixes: Neutron counts them the same as no prefix (`_rule_to_key`).
-_ANY_PREFIXES = frozenset({"0.0.0.0/0", "::/0"})
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SETTINGS = (
@@ -250,36 +246,6 @@ def parse_spec(
         allow_outside_files,
     )
     return checker.run()
-
-
-def canonical_rule(rule: Rule) -> Rule:
-    """The one form of `rule` that Neutron stores and compares, so that equal means same.
-
-    Neutron turns the full port range 1-65535 into no ports, stores `icmp` on
-    IPv6 as `ipv6-icmp`, and counts 0.0.0.0/0 and ::/0 the same as no prefix
-    (a second such rule is a 409 SecurityGroupRuleExists). Prefixes lose their
-    host bits (10.1.2.3/8 -> 10.0.0.0/8; Neutron's `normalized_cidr`), a bare
-    address becomes /32 or /128, and protocol numbers it knows become names.
-    Usable on observed rules too; a prefix that is not a network is kept as is.
-    """
-    protocol = rule.protocol.lower() if rule.protocol else None
-    if protocol in ("any", "0"):
-        protocol = None
-    protocol = _PROTOCOL_NAMES.get(protocol, protocol) if protocol else None
-    if protocol == "icmp" and rule.ethertype == "IPv6":
-        protocol = "ipv6-icmp"
-    port_min, port_max = rule.port_min, rule.port_max
-    if protocol in ("tcp", "udp") and (port_min, port_max) == (1, 65535):
-        port_min = port_max = None
-    prefix = rule.remote_ip_prefix
-    if prefix is not None:
-        with contextlib.suppress(ValueError):
-            prefix = str(ipaddress.ip_network(prefix, strict=False))
-        if prefix in _ANY_PREFIXES:
-            prefix = None
-    return dataclasses.replace(
-        rule, protocol=protocol, port_min=port_min, port_max=port_max, remote_ip_prefix=prefix
-    )
 
 
 def _describe_value(value: object) -> str:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from declstack.model import Catalog, CreateRequest, ObservedServer, ServerPatch, frozen_map
+from declstack.model import (
+    Catalog,
+    CreateRequest,
+    ObservedRule,
+    ObservedSecurityGroup,
+    ObservedServer,
+    Rule,
+    ServerPatch,
+    frozen_map,
+)
 from declstack.ownership import owner_of, stack_tag
 
 
@@ -30,6 +39,7 @@ class FakeCloud:
         self.fail_delete: set[str] = set()  # ids whose DELETE is refused (409, e.g. locked)
         self.fail_tag_removal: set[str] = set()  # tags whose DELETE fails
         self.calls: list[str] = []
+        self.groups: dict[str, ObservedSecurityGroup] = {}
         self._ids = (f"id-{n:04d}" for n in itertools.count(1))
         self._age: dict[str, int] = {}
         self._deleting: dict[str, int] = {}
@@ -105,6 +115,8 @@ class FakeCloud:
 
     def _group_name(self, ref: str) -> str:
         """Nova takes a group's name or id; the server lists names."""
+        if ref in self.groups:
+            return self.groups[ref].name
         for group in self.catalog.security_groups:
             if ref in (group.id, group.name):
                 return group.name
@@ -159,3 +171,68 @@ class FakeCloud:
         self._owned(server_id)
         self.servers[server_id] = replace(self.servers[server_id], task_state="deleting")
         self._deleting[server_id] = self.delete_polls
+
+    # --- security groups (Neutron) ---------------------------------------------------
+
+    def add_group(self, group: ObservedSecurityGroup) -> ObservedSecurityGroup:
+        self.groups[group.id] = group
+        return group
+
+    def list_security_groups(self) -> list[ObservedSecurityGroup]:
+        self.calls.append("list-groups")
+        return list(self.groups.values())
+
+    def create_security_group(self, stack: str, name: str, description: str) -> str:
+        self.calls.append(f"create group {name}")
+        group_id = next(self._ids)
+        defaults = tuple(
+            ObservedRule(next(self._ids), Rule(direction="egress", ethertype=family))
+            for family in ("IPv4", "IPv6")
+        )
+        self.groups[group_id] = ObservedSecurityGroup(
+            group_id, name, description, (stack_tag(stack),), defaults
+        )
+        return group_id
+
+    def _owned_group(self, group_id: str) -> ObservedSecurityGroup:
+        group = self.groups.get(group_id)
+        if group is None:
+            raise FakeCloudError(f"404 security group {group_id}")
+        if not any(tag.startswith("declstack:stack=") for tag in group.tags):
+            raise AssertionError(f"declstack touched unmanaged security group {group_id}")
+        return group
+
+    def create_rules(self, group_id: str, rules: Sequence[Rule]) -> list[str]:
+        self.calls.append(f"create rules {group_id} x{len(rules)}")
+        group = self._owned_group(group_id)
+        made = []
+        for rule in rules:
+            if rule.remote_group is not None and rule.remote_group not in self.groups:
+                raise FakeCloudError(f"404 remote group {rule.remote_group}")
+            if any(existing.rule == rule for existing in group.rules):
+                raise FakeCloudError("409 SecurityGroupRuleExists")
+            made.append(ObservedRule(next(self._ids), rule))
+        self.groups[group_id] = replace(group, rules=(*group.rules, *made))
+        return [m.id for m in made]
+
+    def delete_rule(self, rule_id: str) -> None:
+        self.calls.append(f"delete rule {rule_id}")
+        for group in self.groups.values():
+            if any(r.id == rule_id for r in group.rules):
+                self._owned_group(group.id)
+                kept = tuple(r for r in group.rules if r.id != rule_id)
+                self.groups[group.id] = replace(group, rules=kept)
+                return
+
+    def update_security_group(self, group_id: str, description: str) -> None:
+        self.calls.append(f"update group {group_id}")
+        self.groups[group_id] = replace(self._owned_group(group_id), description=description)
+
+    def delete_security_group(self, group_id: str) -> None:
+        self.calls.append(f"delete group {group_id}")
+        if group_id not in self.groups:
+            return
+        group = self._owned_group(group_id)
+        if any(group.name in (s.security_groups or ()) for s in self.servers.values()):
+            raise FakeCloudError(f"409 security group {group_id} in use")
+        del self.groups[group_id]

@@ -1,0 +1,1 @@
+"""One module per resource kind: its desired and observed shapes' diff, pure."""
