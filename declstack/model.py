@@ -47,6 +47,20 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class FloatingIpRequest:
+    """What a server's `floating_ip:` asks for.
+
+    `true` allocates one from the cloud's external network (`network` None: the
+    one there is), `{network: public}` from that network; both are owned by the
+    stack. `{address: 203.0.113.7}` claims an existing, unassociated floating IP
+    the stack does not own: associated, only ever disassociated, never released.
+    """
+
+    network: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
 class DesiredServer:
     """One server as the spec wants it, after defaults and count expansion.
 
@@ -74,6 +88,8 @@ class DesiredServer:
     config_drive: bool = False
     #: The spec entry this server was expanded from (`web` for web-1..web-3).
     entry: str | None = None
+    #: `floating_ip:` on the entry (every replica gets its own), or None.
+    floating_ip: FloatingIpRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,32 @@ class ObservedSecurityGroup:
     tags: tuple[str, ...] = ()
     rules: tuple[ObservedRule, ...] = ()
     project_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedFloatingIp:
+    """A floating IP the project can see; `server_id` from Neutron's port_details."""
+
+    id: str
+    address: str
+    network_id: str
+    port_id: str | None = None
+    server_id: str | None = None
+    fixed_ip: str | None = None
+    tags: tuple[str, ...] = ()
+    status: str = "DOWN"
+
+
+@dataclass(frozen=True)
+class FloatingIpChange:
+    """What happens to one server's floating IP: the one it has (or is claimed), the
+    server it must end up on (by name: its id is known only once apply built it),
+    and the network to allocate from for a create."""
+
+    before: ObservedFloatingIp | None = None
+    server: str | None = None
+    network: str | None = None
+    claimed: bool = False
 
 
 #: The address of a group this apply creates, standing for its id until then.
@@ -307,6 +349,7 @@ class Kind(str, enum.Enum):
 
     SERVER = "server"
     SECURITY_GROUP = "security_group"
+    FLOATING_IP = "floating_ip"
 
 
 class Action(str, enum.Enum):
@@ -379,6 +422,8 @@ class Change:
     kind: Kind = Kind.SERVER
     #: The payload of a security group change (kind SECURITY_GROUP only).
     group: GroupChange | None = None
+    #: The payload of a floating IP change (kind FLOATING_IP only).
+    floating_ip: FloatingIpChange | None = None
 
     @property
     def address(self) -> str:
