@@ -11,6 +11,7 @@ duplicate server.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import ipaddress
 import logging
@@ -27,6 +28,7 @@ from declstack.model import (
     CreateRequest,
     Limits,
     NamedResource,
+    ObservedFloatingIp,
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
@@ -551,6 +553,150 @@ class OpenStackCloud:
         )
         raise error
 
+    # -- floating IPs (Neutron L3, raw JSON through the network proxy) --------
+
+    def list_floating_ips(self) -> list[ObservedFloatingIp]:
+        """Every floating IP the project sees: one GET per 1000 IPs. The server each is
+        on comes from `port_details` (fip-port-details), so no port or server lookups."""
+        fips: list[dict[str, Any]] = []
+        marker: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"limit": str(PAGE_SIZE)}
+            if marker:
+                params["marker"] = marker
+            _, page = self._retrying(
+                "list floating IPs",
+                functools.partial(self._neutron, "get", "/floatingips", params=params),
+            )
+            batch = [f for f in page.get("floatingips") or [] if isinstance(f, dict)]
+            fips.extend(batch)
+            if not batch or not _has_next(page.get("floatingips_links")):
+                return [to_observed_floating_ip(fip) for fip in fips]
+            marker = str(batch[-1]["id"])
+            if marker in seen:
+                raise CloudError(
+                    "list floating IPs",
+                    f"the cloud's paging does not advance (marker {marker} repeated)",
+                )
+            seen.add(marker)
+
+    def external_networks(self) -> list[NamedResource]:
+        """The networks floating IPs can come from (`router:external`), in one call;
+        a tenant sees them even when another project owns them."""
+        _, body = self._retrying(
+            "list external networks",
+            functools.partial(
+                self._neutron, "get", "/networks", params={"router:external": "True"}
+            ),
+        )
+        return [
+            NamedResource(
+                id=str(net["id"]),
+                name=str(net.get("name") or ""),
+                status=str(net["status"]) if net.get("status") else None,
+            )
+            for net in body.get("networks") or []
+            if isinstance(net, dict) and net.get("router:external", True) is not False
+        ]
+
+    def create_floating_ip(self, stack: str, server: str, network_id: str) -> ObservedFloatingIp:
+        """Allocate a floating IP on `network_id`, then tag it as `stack`'s, for the
+        server named `server` (Neutron refuses `tags` in the POST body). The POST is
+        not sent again after an answer that may have allocated one. If the tags cannot
+        be set the IP is released again, so that no untagged IP stays allocated."""
+        action = f"create floating IP for {server}"
+        body = {"floatingip": {"floating_network_id": network_id}}
+        _, made = self._retrying(
+            action,
+            functools.partial(self._neutron, "post", "/floatingips", body),
+            idempotent=False,
+        )
+        fip = made.get("floatingip") or {}
+        fip_id = str(fip.get("id") or "")
+        if not fip_id:
+            raise CloudError(action, "the cloud's answer holds no floating IP id")
+        tags = floating_ip_tags(stack, server)
+        try:
+            _, tagged = self._retrying(
+                f"tag floating IP {fip_id}",
+                functools.partial(
+                    self._neutron, "put", f"/floatingips/{fip_id}/tags", {"tags": tags}
+                ),
+            )
+        except CloudError as tagging:
+            try:
+                self.delete_floating_ip(fip_id)
+            except CloudError as cleanup:
+                raise CloudError(
+                    f"tag floating IP {fip_id}",
+                    f"{tagging.message}; the new floating IP {fip_id}"
+                    f" ({fip.get('floating_ip_address')}) has no ownership tag and could not"
+                    f" be released ({cleanup.message}): delete it by hand",
+                    tagging.status,
+                ) from None
+            raise
+        observed = to_observed_floating_ip(fip)
+        answered = tagged.get("tags")
+        final = tuple(str(t) for t in answered) if isinstance(answered, list) else tuple(tags)
+        return dataclasses.replace(observed, tags=final)
+
+    def server_port(self, server_id: str) -> str | None:
+        """The id of the server's first port (Neutron's list order), or None."""
+        _, body = self._retrying(
+            f"list ports of server {server_id}",
+            functools.partial(self._neutron, "get", "/ports", params={"device_id": server_id}),
+        )
+        ports = [
+            p
+            for p in body.get("ports") or []
+            if isinstance(p, dict) and p.get("id") and p.get("device_id") in (None, server_id)
+        ]
+        return str(ports[0]["id"]) if ports else None
+
+    def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:
+        """Put the floating IP on the port (moving it if it is on another one)."""
+        self._set_floating_ip_port(floating_ip_id, port_id)
+
+    def disassociate_floating_ip(self, floating_ip_id: str) -> None:
+        """Take the floating IP off its port; an IP that is gone is on no port: success."""
+        self._set_floating_ip_port(floating_ip_id, None)
+
+    def _set_floating_ip_port(self, floating_ip_id: str, port_id: str | None) -> None:
+        action = (
+            f"associate floating IP {floating_ip_id} with port {port_id}"
+            if port_id
+            else f"disassociate floating IP {floating_ip_id}"
+        )
+        status, answer = self._retrying(
+            action,
+            functools.partial(
+                self._neutron,
+                "put",
+                f"/floatingips/{floating_ip_id}",
+                {"floatingip": {"port_id": port_id}},
+                accept=(404, 409),
+            ),
+        )
+        if status < 400:
+            return
+        kind = _neutron_type(answer)
+        if port_id is None and status == 404 and kind == "FloatingIPNotFound":
+            return
+        message = _neutron_message(answer) if kind else f"refused (HTTP {status})"
+        error = CloudError(action, message, status)
+        error.hint = _FLOATING_IP_HINTS.get(kind or "", error.hint)
+        raise error
+
+    def delete_floating_ip(self, floating_ip_id: str) -> None:
+        """Release a floating IP (disassociating it if need be); gone already is success."""
+        self._retrying(
+            f"delete floating IP {floating_ip_id}",
+            functools.partial(
+                self._neutron, "delete", f"/floatingips/{floating_ip_id}", accept=(404,)
+            ),
+        )
+
 
 #: Tries of a security group delete that Neutron answers "in use", and the first wait
 #: (doubling): 1 + 2 + 4 + 8 s for a deleted server's port to go.
@@ -669,4 +815,47 @@ def to_observed_group(group: dict[str, Any]) -> ObservedSecurityGroup:
         tags=tuple(str(tag) for tag in group.get("tags") or ()),
         rules=tuple(ObservedRule(id=str(r["id"]), rule=to_rule(r)) for r in rules),
         project_id=str(project) if project else None,
+    )
+
+
+#: The tag that names the server (by its spec name) an owned floating IP belongs to.
+SERVER_TAG_PREFIX = "declstack:server="
+#: What to do about the Neutron errors an association can meet.
+_FLOATING_IP_HINTS = {
+    "ExternalGatewayForFloatingIPNotFound": (
+        "no router connects the server's network to the floating IP's network; add a router"
+        " interface on the server's subnet (with a gateway on the external network)"
+    ),
+    "FloatingIPPortAlreadyAssociated": (
+        "the server's fixed IP already has another floating IP on that network; release or"
+        " disassociate that one first"
+    ),
+}
+
+
+def floating_ip_tags(stack: str, server: str) -> list[str]:
+    """The ownership tags of a floating IP the stack allocated for `server`."""
+    return [stack_tag(stack), f"{SERVER_TAG_PREFIX}{server}"]
+
+
+def _optional_text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def to_observed_floating_ip(fip: dict[str, Any]) -> ObservedFloatingIp:
+    """One Neutron floating IP body as declstack's snapshot; `server_id` is the port's
+    device when the port is a server's (device_owner `compute:<zone>`)."""
+    details = fip.get("port_details")
+    server_id = None
+    if isinstance(details, dict) and str(details.get("device_owner") or "").startswith("compute:"):
+        server_id = _optional_text(details.get("device_id"))
+    return ObservedFloatingIp(
+        id=str(fip["id"]),
+        address=str(fip.get("floating_ip_address") or ""),
+        network_id=str(fip.get("floating_network_id") or ""),
+        port_id=_optional_text(fip.get("port_id")),
+        server_id=server_id,
+        fixed_ip=_optional_text(fip.get("fixed_ip_address")),
+        tags=tuple(str(tag) for tag in fip.get("tags") or ()),
+        status=str(fip.get("status") or "DOWN").upper(),
     )

@@ -12,6 +12,8 @@ from typing import Protocol
 from declstack.model import (
     Catalog,
     CreateRequest,
+    NamedResource,
+    ObservedFloatingIp,
     ObservedSecurityGroup,
     ObservedServer,
     Rule,
@@ -77,4 +79,33 @@ class CloudPort(Protocol):
     def delete_security_group(self, group_id: str) -> None:
         """Delete a group (gone already is success); waits a little while a port still
         uses it, then fails saying so."""
+        ...
+
+    def list_floating_ips(self) -> list[ObservedFloatingIp]:
+        """Every floating IP the project sees, with the server each is on (one paged list)."""
+        ...
+
+    def external_networks(self) -> list[NamedResource]:
+        """The external networks floating IPs can be allocated from (one call)."""
+        ...
+
+    def create_floating_ip(self, stack: str, server: str, network_id: str) -> ObservedFloatingIp:
+        """Allocate a floating IP on `network_id` owned by `stack` for the server named
+        `server` (both tags set). Never left untagged: released again if tagging fails."""
+        ...
+
+    def server_port(self, server_id: str) -> str | None:
+        """The id of the server's first port (None: it has none), to associate an IP with."""
+        ...
+
+    def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:
+        """Put a floating IP on a port (moving it from another port if need be)."""
+        ...
+
+    def disassociate_floating_ip(self, floating_ip_id: str) -> None:
+        """Take a floating IP off its port; one that is gone or on no port is success."""
+        ...
+
+    def delete_floating_ip(self, floating_ip_id: str) -> None:
+        """Release a floating IP; one that is already gone is success."""
         ...
