@@ -29,8 +29,10 @@ from declstack.interpolate import mask_text, substitute
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     NETWORKS_AUTO,
+    NETWORKS_NONE,
     DesiredSecurityGroup,
     DesiredServer,
+    FloatingIpRequest,
     Lifecycle,
     Rule,
     SourceLocation,
@@ -75,6 +77,7 @@ _SETTINGS = (
     "user_data",
     "availability_zone",
     "config_drive",
+    "floating_ip",
     "description",
     "lifecycle",
 )
@@ -301,6 +304,8 @@ class _Checker:
         self.user_data_cache: dict[DocPath, str | None] = {}
         #: (network as written, address) -> where it was first asked for.
         self.fixed_ip_owners: dict[tuple[str, str], DocPath] = {}
+        #: Claimed floating IP address -> where it was written, and the entry claiming it.
+        self.floating_ip_owners: dict[str, tuple[DocPath, int]] = {}
         self.server_total = 0
 
     def add(self, path: DocPath, message: str, location: SourceLocation | None = None) -> None:
@@ -711,6 +716,121 @@ class _Checker:
                 )
         return tuple(found) if any(ip is not None for ip in found) else ()
 
+    def floating_ip(
+        self,
+        entry: dict[str, Any],
+        defaults: dict[str, Any],
+        index: int,
+        networks: tuple[object, DocPath | None],
+        replicas: int,
+    ) -> FloatingIpRequest | None:
+        """The entry's floating IP request (None: none); a claimed address goes to one server."""
+        value, path = self.setting("floating_ip", entry, defaults, index)
+        if path is None or value is False:
+            return None
+        if value is True:
+            request: FloatingIpRequest | None = FloatingIpRequest()
+        elif isinstance(value, dict):
+            request = self.floating_ip_mapping(value, path)
+        else:
+            request = None  # the schema said why
+        if request is None:
+            return None
+        networks_value, networks_path = networks
+        if networks_value == NETWORKS_NONE and networks_path is not None:
+            self.floating_ip_without_network(path, networks_path)
+            return None
+        if request.address is None:
+            return request
+        where = (*path, "address")
+        if replicas > 1:
+            entry_name = "this entry" if path[0] == "servers" else f"servers[{index}]"
+            self.add(
+                where,
+                f"floating IP {request.address} would be claimed for all {replicas} servers "
+                f"of {entry_name}, and one "
+                "address can go to one server only: claim it on an entry of its own without "
+                "count, or write floating_ip: true (each server then gets its own)",
+            )
+            return None
+        first, first_index = self.floating_ip_owners.setdefault(request.address, (where, index))
+        if first_index == index:
+            return request
+        if first == where:
+            self.add(
+                where,
+                f"floating IP {request.address} from defaults would be claimed by "
+                f"servers[{first_index}] and servers[{index}], and one address can go to one "
+                "server only: claim it on one server's entry instead",
+            )
+        else:
+            self.add(
+                where,
+                f"floating IP {request.address} is already claimed by another server "
+                f"(at {format_path(first)}); one address, one server",
+            )
+        return None
+
+    def floating_ip_mapping(self, value: dict[str, Any], path: DocPath) -> FloatingIpRequest | None:
+        """`{network: NAME}` or `{address: IP}` (normalised); None when it has a problem."""
+        network, address = value.get("network"), value.get("address")
+        if not value:
+            return None  # the schema said why
+        if "network" in value and "address" in value:
+            later = max(
+                ("network", "address"),
+                key=lambda key: (
+                    (found.line, found.column)
+                    if (found := self.doc.key_location((*path, key)))
+                    else (0, 0)
+                ),
+            )
+            self.add(
+                (*path, later),
+                "give address (claim that existing floating IP) or network (allocate a new "
+                "one from it), not both: a claimed floating IP already has its network",
+                self.doc.key_location((*path, later)),
+            )
+            return None
+        if isinstance(network, str):
+            return FloatingIpRequest(network=network)
+        if not isinstance(address, str) or not 1 <= len(address) <= 45:
+            return None  # the schema said why
+        try:
+            normalised = str(ipaddress.ip_address(address))
+        except ValueError:
+            self.add(
+                (*path, "address"),
+                f"{address!r} is not an IPv4 or IPv6 address (write the floating IP to "
+                "claim, such as 203.0.113.7)",
+            )
+            return None
+        return FloatingIpRequest(address=normalised)
+
+    def floating_ip_without_network(self, path: DocPath, networks_path: DocPath) -> None:
+        """Report `floating_ip` on a server with `networks: none`, where the user can fix it."""
+        reason = "a server without a network has no port to put a floating IP on"
+        from_defaults = (path[0] == "defaults", networks_path[0] == "defaults")
+        if from_defaults == (True, False):
+            self.add(
+                networks_path,
+                f"{reason}, and defaults.floating_ip gives this server one: add "
+                "floating_ip: false to this server, or give it a network",
+            )
+        elif from_defaults == (True, True):
+            self.add(
+                path,
+                f"{reason}: defaults give the servers networks: none; drop floating_ip "
+                "from defaults, or give the servers a network",
+            )
+        else:
+            origin = " (from defaults)" if from_defaults[1] else ""
+            self.add(
+                path,
+                f"{reason}: this server has networks: none{origin}; drop floating_ip, or "
+                "give the server a network",
+            )
+
     def setting(
         self, key: str, entry: dict[str, Any], defaults: dict[str, Any], index: int
     ) -> tuple[Any, DocPath | None]:
@@ -754,6 +874,9 @@ class _Checker:
             )
             fixed_ips = self.fixed_ips(networks_value, networks_path, len(names_here))
         config_drive = self.setting("config_drive", entry, defaults, index)[0] is True
+        floating_ip = self.floating_ip(
+            entry, defaults, index, (networks_value, networks_path), len(names_here)
+        )
         groups = self.setting("security_groups", entry, defaults, index)[0]
         lifecycle: dict[str, Any] = {}
         for source in (defaults.get("lifecycle"), entry.get("lifecycle")):
@@ -774,6 +897,7 @@ class _Checker:
                 availability_zone=text("availability_zone"),
                 config_drive=config_drive,
                 fixed_ips=fixed_ips,
+                floating_ip=floating_ip,
                 entry=str(entry.get("name")),
                 description=text("description"),
                 lifecycle=Lifecycle(
