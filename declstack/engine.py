@@ -10,7 +10,7 @@ import dataclasses
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
-from declstack.kinds import security_group
+from declstack.kinds import floating_ip, security_group
 from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec, frozen_map
 from declstack.port import CloudPort
 
@@ -23,7 +23,9 @@ def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
     # plan skips that listing of the whole project.
     missing = {s.name for s in spec.servers} - {s.name for s in observed if not s.is_gone}
     conflicts = cloud.list_unmanaged(spec.stack, missing) if missing else []
-    plan = with_groups(planner.plan(spec, observed, conflicts), spec, cloud)
+    plan = with_floating_ips(
+        with_groups(planner.plan(spec, observed, conflicts), spec, cloud), spec, cloud
+    )
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
         plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
@@ -42,7 +44,7 @@ def make_destroy_plan(spec: Spec, cloud: CloudPort) -> Plan:
         security_groups=tuple(g for g in spec.security_groups if g.name in kept_groups),
     )
     plan = with_groups(planner.plan(empty, observed), empty, cloud)
-    return protect(plan, protected)
+    return protect(with_floating_ips(plan, empty, cloud), protected)
 
 
 def with_groups(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
@@ -73,3 +75,24 @@ def protect(plan: Plan, protected: set[str]) -> Plan:
             change = dataclasses.replace(change, action=Action.NOOP, reason=reason)
         changes.append(change)
     return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))
+
+
+def with_floating_ips(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
+    """Add the changes of the stack's floating IPs (one list of the project's IPs; the
+    external networks are listed only when one must be allocated)."""
+    servers = plan.of_kind(Kind.SERVER)
+    server_ids = {
+        c.name: c.before.id for c in servers if c.before and c.action is not Action.DELETE
+    }
+    rebuilt = frozenset(c.name for c in servers if c.action.builds)
+    changes, problems = floating_ip.plan_floating_ips(
+        spec, cloud.list_floating_ips(), server_ids, rebuilt
+    )
+    if any(c.action is Action.CREATE for c in changes):
+        changes, more = floating_ip.resolve_networks(changes, cloud.external_networks())
+        problems += more
+    return dataclasses.replace(
+        plan,
+        changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
+        diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
+    )

@@ -169,12 +169,77 @@ class Reconciler:
         everything = list(enumerate(plan.changes))
         groups = [(k, c) for k, c in everything if c.kind is Kind.SECURITY_GROUP]
         items = [(k, c) for k, c in everything if c.kind is Kind.SERVER]
+        fips = [(k, c) for k, c in everything if c.kind is Kind.FLOATING_IP]
         # Groups (and their rules) first: servers and other groups' rules use them.
         results: dict[int, Result] = self._groups_first(groups)
-        results.update(self._servers(plan, items))
+        # Floating IPs to release go before their servers do.
+        results.update(self._release_floating_ips(fips))
+        servers = self._servers(plan, items)
+        results.update(servers)
+        # Floating IPs are put on servers once those are ACTIVE.
+        up = {
+            c.name: (servers[k].server_id if k in servers else None)
+            or (c.before.id if c.before else None)
+            for k, c in items
+            if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
+        }
+        results.update(self._place_floating_ips(fips, up))
         # Groups the spec dropped go last, once no server of the stack uses them.
         results.update(self._groups_last(groups))
         return ApplyReport(tuple(results[k] for k in sorted(results)))
+
+    # --- floating IPs ----------------------------------------------------------------
+
+    def _release_floating_ips(self, fips: list[Keyed]) -> dict[int, Result]:
+        def release(key: int, change: Change) -> Result:
+            assert change.floating_ip is not None and change.floating_ip.before is not None
+            before = change.floating_ip.before
+            self._cloud.delete_floating_ip(before.id)
+            return Result(
+                change.address,
+                change.action,
+                True,
+                f"{before.address} has been released",
+                before.id,
+            )
+
+        results = self._parallel(
+            [(k, c) for k, c in fips if c.action is Action.DELETE], release, ""
+        )
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
+
+    def _place_floating_ips(
+        self, fips: list[Keyed], up: Mapping[str, str | None]
+    ) -> dict[int, Result]:
+        """Allocate (and tag) the new ones, then associate each with its server's port."""
+
+        def place(key: int, change: Change) -> Result:
+            payload = change.floating_ip
+            assert payload is not None and payload.server is not None
+            server_id = up.get(payload.server)
+            if server_id is None:
+                raise UserError(f"server.{payload.server} is not up, so its floating IP waits")
+            port = self._cloud.server_port(server_id)
+            if port is None:
+                raise UserError(f"server.{payload.server} has no port to put a floating IP on")
+            if change.action is Action.CREATE:
+                assert payload.network is not None
+                fip = self._cloud.create_floating_ip(self._stack, payload.server, payload.network)
+                verb = "has been allocated and associated"
+            else:
+                assert payload.before is not None
+                fip = payload.before
+                verb = "has been associated"
+            self._cloud.associate_floating_ip(fip.id, port)
+            return Result(change.address, change.action, True, f"{fip.address} {verb}", fip.id)
+
+        placing = [(k, c) for k, c in fips if c.action in (Action.CREATE, Action.UPDATE)]
+        results = self._parallel(placing, place, "")
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
 
     def _servers(self, plan: Plan, items: list[Keyed]) -> dict[int, Result]:
         updates = [(k, c) for k, c in items if c.action is Action.UPDATE]

@@ -26,6 +26,7 @@ from declstack.model import (
     CreateRequest,
     DesiredServer,
     Diagnostic,
+    FloatingIpChange,
     GroupChange,
     ObservedServer,
     Plan,
@@ -182,6 +183,8 @@ def _id(change: Change) -> str | None:
     """The id of the existing resource a change is about (None for a create)."""
     if change.group is not None:
         return change.group.before.id if change.group.before else None
+    if change.floating_ip is not None:
+        return change.floating_ip.before.id if change.floating_ip.before else None
     return change.before.id if change.before else None
 
 
@@ -196,10 +199,23 @@ def _group_rows(group: GroupChange) -> list[str]:
     return rows
 
 
+def _floating_ip_rows(fip: FloatingIpChange) -> list[str]:
+    rows = [f"address: {fip.before.address}"] if fip.before else []
+    if fip.server:
+        rows.append(f"server: server.{fip.server}")
+    if fip.network and not fip.before:
+        rows.append(f"network: {fip.network}")
+    if fip.claimed:
+        rows.append("claimed: not owned by the stack, never released")
+    return rows
+
+
 def _text_details(change: Change, real: Change) -> list[str]:
     """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
     if change.group is not None:
         return _group_rows(change.group) if change.action is not Action.DELETE else []
+    if change.floating_ip is not None:
+        return _floating_ip_rows(change.floating_ip)
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action.builds and change.after is not None:
@@ -362,9 +378,37 @@ def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
     }
 
 
+def _floating_ip_change_dict(change: Change, fip: FloatingIpChange) -> dict[str, Any]:
+    before = fip.before
+    return {
+        "address": change.address,
+        "kind": change.kind.value,
+        "name": change.name,
+        "action": change.action.value,
+        "reason": change.reason,
+        "replaced_by": list(change.replaced_by),
+        "id": before.id if before else None,
+        "before": None
+        if before is None
+        else {
+            "id": before.id,
+            "floating_ip_address": before.address,
+            "network_id": before.network_id,
+            "port_id": before.port_id,
+            "server_id": before.server_id,
+            "status": before.status,
+        },
+        "after": None
+        if change.action is Action.DELETE
+        else {"server": fip.server, "network": fip.network, "claimed": fip.claimed},
+    }
+
+
 def _change_dict(change: Change) -> dict[str, Any]:
     if change.group is not None:
         return _group_change_dict(change, change.group)
+    if change.floating_ip is not None:
+        return _floating_ip_change_dict(change, change.floating_ip)
     before = change.before
     after = change.after
     patch = change.patch if change.action is Action.UPDATE else None

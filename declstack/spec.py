@@ -303,7 +303,7 @@ class _Checker:
         self.failed_paths: set[DocPath] = set()
         self.user_data_cache: dict[DocPath, str | None] = {}
         #: (network as written, address) -> where it was first asked for.
-        self.fixed_ip_owners: dict[tuple[str, str], DocPath] = {}
+        self.fixed_ip_owners: dict[tuple[str, str], tuple[DocPath, int]] = {}
         #: Claimed floating IP address -> where it was written, and the entry claiming it.
         self.floating_ip_owners: dict[str, tuple[DocPath, int]] = {}
         self.server_total = 0
@@ -684,7 +684,7 @@ class _Checker:
         return str(network), family
 
     def fixed_ips(
-        self, items: list[Any], path: DocPath | None, replicas: int
+        self, items: list[Any], path: DocPath | None, replicas: int, entry: int
     ) -> tuple[str | None, ...]:
         """The fixed IP per network entry; each address valid, and given to one server."""
         found: list[str | None] = []
@@ -707,12 +707,17 @@ class _Checker:
                 )
                 continue
             key = (str(item.get("network")), address)
-            first = self.fixed_ip_owners.setdefault(key, where)
-            if first != where:
+            first, owner = self.fixed_ip_owners.setdefault(key, (where, entry))
+            if owner != entry:
+                # A default reaching two entries is reported at the default, once.
                 self.add(
                     where,
                     f"fixed IP {address} on network {key[0]!r} is already given to another "
-                    f"server (at {format_path(first)}); one address, one server",
+                    f"server (at {format_path(first)}); one address, one server"
+                    if first != where
+                    else f"fixed IP {address} on network {key[0]!r} from defaults would be "
+                    "given to every server; one address, one server: write it on one "
+                    "server's entry",
                 )
         return tuple(found) if any(ip is not None for ip in found) else ()
 
@@ -872,7 +877,7 @@ class _Checker:
             networks = tuple(
                 str(item["network"] if isinstance(item, dict) else item) for item in networks_value
             )
-            fixed_ips = self.fixed_ips(networks_value, networks_path, len(names_here))
+            fixed_ips = self.fixed_ips(networks_value, networks_path, len(names_here), index)
         config_drive = self.setting("config_drive", entry, defaults, index)[0] is True
         floating_ip = self.floating_ip(
             entry, defaults, index, (networks_value, networks_path), len(names_here)

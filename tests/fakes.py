@@ -9,6 +9,8 @@ from dataclasses import replace
 from declstack.model import (
     Catalog,
     CreateRequest,
+    NamedResource,
+    ObservedFloatingIp,
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
@@ -40,6 +42,9 @@ class FakeCloud:
         self.fail_tag_removal: set[str] = set()  # tags whose DELETE fails
         self.calls: list[str] = []
         self.groups: dict[str, ObservedSecurityGroup] = {}
+        self.fips: dict[str, ObservedFloatingIp] = {}
+        self.external = [NamedResource("ext-1", "public")]
+        self._next_address = itertools.count(10)
         self._ids = (f"id-{n:04d}" for n in itertools.count(1))
         self._age: dict[str, int] = {}
         self._deleting: dict[str, int] = {}
@@ -54,6 +59,9 @@ class FakeCloud:
             if self._deleting[server_id] <= 0:
                 del self._deleting[server_id]
                 del self.servers[server_id]
+                for fip in list(self.fips.values()):  # its port goes, the IP stays
+                    if fip.server_id == server_id:
+                        self.fips[fip.id] = replace(fip, port_id=None, server_id=None)
         for server_id, server in list(self.servers.items()):
             if server.status == "BUILD" and server_id in self._age:
                 self._age[server_id] -= 1
@@ -236,3 +244,44 @@ class FakeCloud:
         if any(group.name in (s.security_groups or ()) for s in self.servers.values()):
             raise FakeCloudError(f"409 security group {group_id} in use")
         del self.groups[group_id]
+
+    # --- floating IPs (Neutron) ------------------------------------------------------
+
+    def list_floating_ips(self) -> list[ObservedFloatingIp]:
+        self.calls.append("list-fips")
+        return list(self.fips.values())
+
+    def external_networks(self) -> list[NamedResource]:
+        self.calls.append("list-external")
+        return list(self.external)
+
+    def create_floating_ip(self, stack: str, server: str, network_id: str) -> ObservedFloatingIp:
+        self.calls.append(f"create fip {server}")
+        fip = ObservedFloatingIp(
+            next(self._ids),
+            f"203.0.113.{next(self._next_address)}",
+            network_id,
+            tags=(stack_tag(stack), f"declstack:server={server}"),
+        )
+        self.fips[fip.id] = fip
+        return fip
+
+    def server_port(self, server_id: str) -> str | None:
+        return f"port-{server_id}" if server_id in self.servers else None
+
+    def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:
+        self.calls.append(f"associate {floating_ip_id}")
+        fip = self.fips[floating_ip_id]
+        server_id = port_id.removeprefix("port-")
+        self.fips[floating_ip_id] = replace(fip, port_id=port_id, server_id=server_id)
+
+    def disassociate_floating_ip(self, floating_ip_id: str) -> None:
+        self.calls.append(f"disassociate {floating_ip_id}")
+        fip = self.fips[floating_ip_id]
+        self.fips[floating_ip_id] = replace(fip, port_id=None, server_id=None)
+
+    def delete_floating_ip(self, floating_ip_id: str) -> None:
+        self.calls.append(f"delete fip {floating_ip_id}")
+        fip = self.fips.pop(floating_ip_id, None)
+        if fip is not None and not any(t.startswith("declstack:stack=") for t in fip.tags):
+            raise AssertionError(f"declstack released floating IP {fip.address} it does not own")

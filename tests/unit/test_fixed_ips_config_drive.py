@@ -119,3 +119,18 @@ def test_a_fixed_ip_on_another_projects_network_warns_of_neutrons_policy() -> No
     (warning,) = resolved.warnings
     assert warning.message.startswith('network "other" belongs to another project')
     assert resolved.changes[0].create is not None
+
+
+def test_a_fixed_ip_in_defaults_reaching_two_servers_is_refused_once() -> None:
+    text = (
+        "version: 1\nstack: demo\n"
+        "defaults: {image: cirros, flavor: m1.tiny, networks: [{network: private, "
+        "fixed_ip: 10.0.0.9}]}\nservers:\n  - {name: a}\n  - {name: b}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "spec.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "spec.yaml:3:84: defaults.networks[0].fixed_ip: fixed IP 10.0.0.9 on network "
+        "'private' from defaults would be given to every server; one address, one server: "
+        "write it on one server's entry"
+    ]
