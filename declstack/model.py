@@ -157,6 +157,25 @@ class ObservedSecurityGroup:
 
 
 @dataclass(frozen=True)
+class DesiredKeypair:
+    """A key pair the spec defines (top-level `keypairs:`): `public_key` is the OpenSSH
+    line as written (inline or read from a file), already checked to parse."""
+
+    name: str
+    public_key: str
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class ObservedKeypair:
+    """A key pair of the user (Nova key pairs belong to a user, not a project)."""
+
+    name: str
+    public_key: str
+    type: str = "ssh"
+
+
+@dataclass(frozen=True)
 class ObservedFloatingIp:
     """A floating IP the project can see; `server_id` from Neutron's port_details."""
 
@@ -180,6 +199,15 @@ class FloatingIpChange:
     server: str | None = None
     network: str | None = None
     claimed: bool = False
+
+
+@dataclass(frozen=True)
+class KeypairChange:
+    before: ObservedKeypair | None = None
+    after: DesiredKeypair | None = None
+    #: The public key line to upload: the spec's key with the stack's marker as its
+    #: comment (how an owned key pair is told from one that only has the same key).
+    upload: str | None = None
 
 
 #: The address of a group this apply creates, standing for its id until then.
@@ -208,6 +236,7 @@ class Spec:
     servers: tuple[DesiredServer, ...]
     cloud: str | None = None
     security_groups: tuple[DesiredSecurityGroup, ...] = ()
+    keypairs: tuple[DesiredKeypair, ...] = ()
     path: str = "<spec>"
     #: Values read from allowed secret-looking or OS_* variables; plans mask them.
     #: Kept out of repr so a log line or traceback cannot print them.
@@ -350,6 +379,7 @@ class Kind(str, enum.Enum):
     SERVER = "server"
     SECURITY_GROUP = "security_group"
     FLOATING_IP = "floating_ip"
+    KEYPAIR = "keypair"
 
 
 class Action(str, enum.Enum):
@@ -424,6 +454,9 @@ class Change:
     group: GroupChange | None = None
     #: The payload of a floating IP change (kind FLOATING_IP only).
     floating_ip: FloatingIpChange | None = None
+    #: The payload of a key pair change (kind KEYPAIR only): what is there, what the
+    #: spec wants (the public key to upload, with the stack's marker).
+    keypair: KeypairChange | None = None
 
     @property
     def address(self) -> str:
