@@ -29,6 +29,7 @@ from declstack.model import (
     Limits,
     NamedResource,
     ObservedFloatingIp,
+    ObservedKeypair,
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
@@ -697,6 +698,109 @@ class OpenStackCloud:
             ),
         )
 
+    # -- key pairs (Nova, raw JSON through the compute proxy) -----------------
+
+    def list_keypairs(self) -> list[ObservedKeypair]:
+        """The user's key pairs (Nova key pairs belong to a user): one GET per 1000.
+        From 2.35 Nova pages them by name; before, one answer holds them all."""
+        keypairs: list[dict[str, Any]] = []
+        marker: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {"limit": str(PAGE_SIZE)}
+            if marker is not None:
+                params["marker"] = marker
+            page = self._retrying(
+                "list key pairs", functools.partial(self._get_json, "/os-keypairs", params)
+            )
+            batch = [
+                entry["keypair"]
+                for entry in page.get("keypairs") or []
+                if isinstance(entry, dict) and isinstance(entry.get("keypair"), dict)
+            ]
+            keypairs.extend(batch)
+            if not batch or not _has_next(page.get("keypairs_links")):
+                return [to_observed_keypair(keypair) for keypair in keypairs]
+            marker = str(batch[-1]["name"])
+            if marker in seen:
+                raise CloudError(
+                    "list key pairs",
+                    f"the cloud's paging does not advance (marker {marker!r} repeated)",
+                )
+            seen.add(marker)
+
+    def create_keypair(self, name: str, public_key: str) -> None:
+        """Import `public_key` as the user's key pair `name` (type ssh).
+
+        Sent again after an answer that may hide a success (5xx, a dropped
+        connection): a resend can only meet 409 "already exists", which after a
+        resend means the earlier attempt made it (when the key pair there holds our
+        public key). On the first attempt a 409 is somebody else's key pair.
+        """
+        action = f"create key pair {name}"
+        item = {"name": name, "public_key": public_key}
+        if _at_least(self._microversion(), 2, 2):
+            item["type"] = "ssh"
+        attempts = 0
+
+        def send() -> tuple[int, dict[str, Any]]:
+            nonlocal attempts
+            attempts += 1
+            return self._nova("post", "/os-keypairs", {"keypair": item}, accept=(409,))
+
+        status, answer = self._retrying(action, send)
+        if status != 409:
+            return
+        if attempts > 1:
+            there = self._keypair_public_key(name)
+            if there is not None and there.strip() == public_key.strip():
+                log.info("%s: already there after a resend: made by the earlier attempt", action)
+                return
+        error = CloudError(action, _nova_message(answer, f"key pair {name!r} already exists"), 409)
+        error.hint = (
+            f"a key pair named {name!r} already exists for this user and declstack did not"
+            " make it in this run; delete it (openstack keypair delete) or choose another name"
+        )
+        raise error
+
+    def delete_keypair(self, name: str) -> None:
+        """Delete the user's key pair `name`; one that is already gone is success."""
+        self._retrying(
+            f"delete key pair {name}",
+            functools.partial(self._send, "delete", f"/os-keypairs/{quote(name, safe='')}"),
+        )
+
+    def _keypair_public_key(self, name: str) -> str | None:
+        """The public key of the user's key pair `name` (None: there is none)."""
+        status, body = self._retrying(
+            f"show key pair {name}",
+            functools.partial(
+                self._nova, "get", f"/os-keypairs/{quote(name, safe='')}", accept=(404,)
+            ),
+        )
+        keypair = body.get("keypair") if status == 200 else None
+        return str(keypair.get("public_key") or "") if isinstance(keypair, dict) else None
+
+    def _nova(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        accept: Collection[int] = (),
+    ) -> tuple[int, dict[str, Any]]:
+        """One compute request: (status, JSON body). Statuses in `accept` come back as
+        answers (their error body included) instead of raising."""
+        from openstack import exceptions
+
+        kwargs: dict[str, Any] = {"microversion": self._microversion(), "raise_exc": False}
+        if body is not None:
+            kwargs["json"] = body
+        response = getattr(self._conn.compute, method)(path, **kwargs)
+        if response.status_code not in accept:
+            exceptions.raise_from_response(response)
+        return response.status_code, _json_body(response)
+
 
 #: Tries of a security group delete that Neutron answers "in use", and the first wait
 #: (doubling): 1 + 2 + 4 + 8 s for a deleted server's port to go.
@@ -859,3 +963,27 @@ def to_observed_floating_ip(fip: dict[str, Any]) -> ObservedFloatingIp:
         tags=tuple(str(tag) for tag in fip.get("tags") or ()),
         status=str(fip.get("status") or "DOWN").upper(),
     )
+
+
+def to_observed_keypair(keypair: dict[str, Any]) -> ObservedKeypair:
+    """One Nova key pair body (a list entry's `keypair`) as declstack's snapshot; no
+    `type` before 2.2, where every key pair is ssh."""
+    return ObservedKeypair(
+        name=str(keypair.get("name") or ""),
+        public_key=str(keypair.get("public_key") or ""),
+        type=str(keypair.get("type") or "ssh"),
+    )
+
+
+def _at_least(version: str | None, major: int, minor: int) -> bool:
+    """Whether a negotiated microversion ("2.96"; None: the base 2.0/2.1) is >= major.minor."""
+    found = re.fullmatch(r"(\d+)\.(\d+)", version or "")
+    return found is not None and (int(found.group(1)), int(found.group(2))) >= (major, minor)
+
+
+def _nova_message(body: dict[str, Any], default: str) -> str:
+    """The message of a Nova error body ({"conflictingRequest": {"message": ...}})."""
+    for value in body.values():
+        if isinstance(value, dict) and value.get("message"):
+            return str(value["message"])
+    return default

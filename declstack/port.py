@@ -14,6 +14,7 @@ from declstack.model import (
     CreateRequest,
     NamedResource,
     ObservedFloatingIp,
+    ObservedKeypair,
     ObservedSecurityGroup,
     ObservedServer,
     Rule,
@@ -108,4 +109,17 @@ class CloudPort(Protocol):
 
     def delete_floating_ip(self, floating_ip_id: str) -> None:
         """Release a floating IP; one that is already gone is success."""
+        ...
+
+    def list_keypairs(self) -> list[ObservedKeypair]:
+        """The user's key pairs (Nova key pairs belong to a user; one paged list)."""
+        ...
+
+    def create_keypair(self, name: str, public_key: str) -> None:
+        """Import `public_key` as key pair `name` (ssh). A key pair of that name that was
+        there before is an error; one the call's own earlier attempt made is success."""
+        ...
+
+    def delete_keypair(self, name: str) -> None:
+        """Delete key pair `name`; one that is already gone is success."""
         ...

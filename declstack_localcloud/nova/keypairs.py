@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import sqlite3
 from typing import Any
+from urllib.parse import urlencode
 
 from .. import keys
 from ..formats import iso_micro, now
 from ..http import Response
 from .common import (
+    MAX_LIMIT,
     NovaCall,
     invalid,
     nova_error,
@@ -41,11 +43,44 @@ def keypair_view(nc: NovaCall, row: sqlite3.Row, full: bool) -> dict[str, Any]:
 
 
 def list_keypairs(nc: NovaCall, _: dict[str, str]) -> Response:
+    """The user's key pairs by name; from 2.35 paged with limit/marker (the marker a
+    name), a full page ending in a `keypairs_links` next link, as Nova's index does."""
+    limit: int | None = None
+    marker: str | None = None
+    if nc.at_least(2, 35):
+        req = nc.call.request
+        limit_text = req.param("limit")
+        if limit_text is not None and not re.fullmatch(r"\d+", limit_text):
+            raise nova_error(
+                400,
+                f"Invalid input for query parameters limit. Value: {limit_text}."
+                f" '{limit_text}' does not match '^[0-9]*$'",
+            )
+        limit = MAX_LIMIT if limit_text is None else min(int(limit_text), MAX_LIMIT)
+        marker = req.param("marker")
+    user_id = nc.call.user.user_id
     with nc.call.runtime.store.read() as conn:
-        rows = conn.execute(
-            "SELECT * FROM keypairs WHERE user_id = ? ORDER BY name", (nc.call.user.user_id,)
-        ).fetchall()
-    return Response(200, {"keypairs": [{"keypair": keypair_view(nc, r, False)} for r in rows]})
+        where, args = "user_id = ?", [user_id]
+        if marker is not None:
+            if not conn.execute(
+                "SELECT 1 FROM keypairs WHERE user_id = ? AND name = ?", (user_id, marker)
+            ).fetchone():
+                raise nova_error(400, f"Marker {marker} could not be found.")
+            where += " AND name > ?"
+            args.append(marker)
+        query = f"SELECT * FROM keypairs WHERE {where} ORDER BY name"
+        if limit is not None:
+            query += f" LIMIT {limit}"
+        rows = conn.execute(query, args).fetchall()
+    body: dict[str, Any] = {"keypairs": [{"keypair": keypair_view(nc, r, False)} for r in rows]}
+    if limit and len(rows) == limit:
+        req = nc.call.request
+        params = [(k, v) for k, vs in req.query.items() for v in vs if k != "marker"]
+        params.append(("marker", rows[-1]["name"]))
+        body["keypairs_links"] = [
+            {"rel": "next", "href": f"{nc.url}/v2.1/os-keypairs?{urlencode(params)}"}
+        ]
+    return Response(200, body)
 
 
 def create_keypair(nc: NovaCall, _: dict[str, str]) -> Response:
