@@ -3,8 +3,9 @@
 Loading is pure and fast (no openstacksdk): YAML with source positions, then
 environment interpolation, then the JSON Schema (schemas/spec-v1.json, all
 errors at once), then the checks a schema cannot express (defaults merge,
-count expansion, duplicate names, ownership limits, user_data files). Each
-problem carries the file:line:col of the value it is about.
+count expansion, duplicate names, ownership limits, user_data and public key
+files, OpenSSH public keys). Each problem carries the file:line:col of the
+value it is about.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     NETWORKS_AUTO,
     NETWORKS_NONE,
+    DesiredKeypair,
     DesiredSecurityGroup,
     DesiredServer,
     FloatingIpRequest,
@@ -40,6 +42,7 @@ from declstack.model import (
     frozen_map,
 )
 from declstack.ownership import MAX_METADATA_VALUE, join_names, stack_tag
+from declstack.sshkeys import MAX_KEY_LINE, PrivateKeyError, parse_public_key
 from declstack.yamlsource import Path as DocPath
 from declstack.yamlsource import YamlDocument, YamlSyntaxError, load_yaml
 
@@ -54,6 +57,8 @@ MAX_USER_DATA_BYTES = MAX_USER_DATA_BASE64 // 4 * 3
 #: still holds thousands of entries, and parsing it stays within seconds and
 #: a few hundred MB, where a 20 MB list took minutes and a gigabyte.
 MAX_SPEC_BYTES = 1024 * 1024
+#: A public key, inline or in a file (a file is read up to one byte more).
+MAX_PUBLIC_KEY_BYTES = MAX_KEY_LINE
 #: Servers one spec may expand to. The benchmarks plan 5000; far more would
 #: take minutes of list calls, and an unbounded count could exhaust memory.
 MAX_SERVERS = 10_000
@@ -65,6 +70,8 @@ MAX_SERVER_NAME = 63
 #: A port range "LOW-HIGH" or one port "N" (the schema's pattern, for the numbers).
 _PORTS = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?$")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+#: Nova's key pair names (API 2.92; '.' and '@' are new there), no space at either end.
+_KEYPAIR_NAME = re.compile(r"^[A-Za-z0-9_.@-]([A-Za-z0-9_.@ -]{0,253}[A-Za-z0-9_.@-])?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SETTINGS = (
     "image",
@@ -195,8 +202,9 @@ def load_spec(
 
     `environ` supplies `${VAR}` values (default: the process environment);
     `allow_env` names the OS_* or secret-looking variables it may read (their
-    values become `Spec.sensitive`). `user_data: {file: ...}` is read relative
-    to the spec's folder, and must stay inside it unless `allow_outside_files`.
+    values become `Spec.sensitive`). `user_data: {file: ...}` and
+    `public_key: {file: ...}` are read relative to the spec's folder, and must stay
+    inside it unless `allow_outside_files`.
     The file is read only up to MAX_SPEC_BYTES.
     """
     file = str(path)
@@ -501,11 +509,13 @@ class _Checker:
                 servers.extend(self.expand(index, entry, defaults, names))
         cloud = data.get("cloud")
         groups = data.get("security_groups")
+        keypairs = data.get("keypairs")
         return Spec(
             stack=stack if isinstance(stack, str) else "",
             servers=tuple(servers),
             cloud=cloud if isinstance(cloud, str) else None,
             security_groups=self.security_groups(groups) if isinstance(groups, dict) else (),
+            keypairs=self.keypairs(keypairs) if isinstance(keypairs, dict) else (),
             path=self.file,
         )
 
@@ -1046,6 +1056,25 @@ class _Checker:
 
     def read_user_data_file(self, name: str, path: DocPath) -> str | None:
         """The file's text, read only inside the spec's folder and only up to Nova's limit."""
+        read = self.read_confined(name, path, "user_data file", MAX_USER_DATA_BYTES)
+        if read is None:
+            return None
+        data, size, shown = read
+        if len(data) > MAX_USER_DATA_BYTES:
+            self.check_user_data_size(max(size, len(data)), path)
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.add(path, f"user_data file {shown} is not UTF-8 text")
+            return None
+
+    def read_confined(
+        self, name: str, path: DocPath, what: str, limit: int
+    ) -> tuple[bytes, int, str] | None:
+        """At most `limit + 1` bytes of the regular file `name` (relative to the spec's
+        folder, and inside it unless allowed), its size and its name to show; None when
+        it cannot be read (reported at `path`, `what` naming it)."""
         target = self.base_dir / name
         shown = repr(str(target))
         folder = self.base_dir.resolve()
@@ -1061,27 +1090,92 @@ class _Checker:
             # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
             fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as error:
-            self.add(path, f"cannot read user_data file {shown}: {error.strerror}")
+            self.add(path, f"cannot read {what} {shown}: {error.strerror}")
             return None
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             kind = _file_kind(info.st_mode)
-            self.add(path, f"user_data file {shown} is {kind}, not a regular file")
+            self.add(path, f"{what} {shown} is {kind}, not a regular file")
             return None
         with os.fdopen(fd, "rb") as handle:
             try:
-                data = handle.read(MAX_USER_DATA_BYTES + 1)
+                data = handle.read(limit + 1)
             except OSError as error:
-                self.add(path, f"cannot read user_data file {shown}: {error.strerror}")
+                self.add(path, f"cannot read {what} {shown}: {error.strerror}")
                 return None
-        if len(data) > MAX_USER_DATA_BYTES:
-            self.check_user_data_size(max(info.st_size, len(data)), path)
+        return data, info.st_size, shown
+
+    # -- key pairs ----------------------------------------------------------------
+
+    def keypairs(self, items: dict[Any, Any]) -> tuple[DesiredKeypair, ...]:
+        """The stack's own key pairs, sorted by name; each public key checked to parse."""
+        found: list[DesiredKeypair] = []
+        for name, entry in items.items():
+            if not isinstance(name, str) or not _KEYPAIR_NAME.match(name):
+                continue  # the schema said why
+            if not isinstance(entry, dict):
+                continue
+            path: DocPath = ("keypairs", name)
+            public_key = self.public_key(entry.get("public_key"), (*path, "public_key"))
+            if public_key is not None:
+                found.append(
+                    DesiredKeypair(
+                        name=name, public_key=public_key, source=self.doc.key_location(path)
+                    )
+                )
+        return tuple(sorted(found, key=lambda keypair: keypair.name))
+
+    def public_key(self, value: object, path: DocPath) -> str | None:
+        """The stripped public key line, inline or from `{file: ...}`; None: reported."""
+        shown: str | None = None
+        if isinstance(value, dict):
+            name = value.get("file")
+            if not isinstance(name, str) or not name:
+                return None  # the schema said why
+            path = (*path, "file")
+            read = self.public_key_file(name, path)
+            if read is None:
+                return None
+            text, shown = read
+        elif isinstance(value, str) and 1 <= len(value) <= MAX_PUBLIC_KEY_BYTES:
+            text = value
+        else:
+            return None  # the schema said why
+        try:
+            parse_public_key(text)
+        except PrivateKeyError as error:
+            # Never quote the text: it is a secret.
+            if shown is None:
+                self.add(path, str(error))
+            else:
+                self.add(path, f"public_key file {shown}: {error}")
+            return None
+        except ValueError as error:
+            where = f" in {shown}" if shown else ""
+            self.add(path, f"a malformed public key{where}: {error}")
+            return None
+        return text.strip()
+
+    def public_key_file(self, name: str, path: DocPath) -> tuple[str, str] | None:
+        """The text of a public key file and its name to show; None: reported."""
+        what = "public_key file"
+        read = self.read_confined(name, path, what, MAX_PUBLIC_KEY_BYTES)
+        if read is None:
+            return None
+        data, size, shown = read
+        if len(data) > MAX_PUBLIC_KEY_BYTES:
+            self.add(
+                path,
+                f"{what} {shown} is {max(size, len(data))} bytes, more than the "
+                f"{MAX_PUBLIC_KEY_BYTES} a public key file may have (a key line is under "
+                "3 KB): is it the .pub file?",
+            )
             return None
         try:
-            return _decode(data, str(target), "user_data: ")
-        except SpecError:
-            self.add(path, f"user_data file {shown} is not UTF-8 text")
+            return data.decode("utf-8"), shown
+        except UnicodeDecodeError:
+            self.add(path, f"{what} {shown} is not UTF-8 text: is it the .pub file?")
             return None
 
 
