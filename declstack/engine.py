@@ -10,22 +10,22 @@ import dataclasses
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
-from declstack.kinds import floating_ip, security_group
+from declstack.kinds import floating_ip, keypair, security_group
 from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec, frozen_map
 from declstack.port import CloudPort
 
 
 def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
-    """Observe the stack's servers (and same-named strangers) and the project's security
-    groups, plan, resolve references."""
+    """Observe the stack's servers (and same-named strangers), security groups, key pairs
+    and floating IPs (one list each), plan every kind, resolve references."""
     observed = cloud.list_stack_servers(spec.stack)
     # Same-named strangers matter only for servers about to be created: a converged
     # plan skips that listing of the whole project.
     missing = {s.name for s in spec.servers} - {s.name for s in observed if not s.is_gone}
     conflicts = cloud.list_unmanaged(spec.stack, missing) if missing else []
-    plan = with_floating_ips(
-        with_groups(planner.plan(spec, observed, conflicts), spec, cloud), spec, cloud
-    )
+    plan = planner.plan(spec, observed, conflicts)
+    for add in (with_groups, with_keypairs, with_floating_ips):
+        plan = add(plan, spec, cloud)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
         plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
@@ -34,17 +34,22 @@ def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
 
 def make_destroy_plan(spec: Spec, cloud: CloudPort) -> Plan:
     """Delete everything the stack owns, except the servers the spec protects (and the
-    security groups they still use)."""
+    security groups and key pairs they still use)."""
     observed = cloud.list_stack_servers(spec.stack)
     protected = {s.name for s in spec.servers if s.lifecycle.prevent_destroy}
-    kept_groups = {g for s in spec.servers if s.name in protected for g in s.security_groups}
+    kept = [s for s in spec.servers if s.name in protected]
     empty = dataclasses.replace(
         spec,
         servers=(),
-        security_groups=tuple(g for g in spec.security_groups if g.name in kept_groups),
+        security_groups=tuple(
+            g for g in spec.security_groups if any(g.name in s.security_groups for s in kept)
+        ),
+        keypairs=tuple(k for k in spec.keypairs if any(k.name == s.key_name for s in kept)),
     )
-    plan = with_groups(planner.plan(empty, observed), empty, cloud)
-    return protect(with_floating_ips(plan, empty, cloud), protected)
+    plan = planner.plan(empty, observed)
+    for add in (with_groups, with_keypairs, with_floating_ips):
+        plan = add(plan, empty, cloud)
+    return protect(plan, protected)
 
 
 def with_groups(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
@@ -95,4 +100,15 @@ def with_floating_ips(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
         plan,
         changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
         diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
+    )
+
+
+def with_keypairs(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
+    """Add the changes of the stack's own key pairs (one list of the user's key pairs)."""
+    changes, problems = keypair.plan_keypairs(spec, cloud.list_keypairs())
+    return dataclasses.replace(
+        plan,
+        changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
+        diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
+        own_keypairs=frozenset(k.name for k in spec.keypairs),
     )

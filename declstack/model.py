@@ -488,6 +488,8 @@ class Plan:
     #: The stack's own groups by name: their ids, or the placeholder address of
     #: those this apply creates. Servers naming one of them mean this one.
     group_ids: Mapping[str, str] = field(default_factory=frozen_map)
+    #: The spec's own key pairs: servers naming one need not find it in the cloud yet.
+    own_keypairs: frozenset[str] = frozenset()
     #: The spec's sensitive values (`Spec.sensitive`); every rendering masks them.
     sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
 

@@ -170,8 +170,10 @@ class Reconciler:
         groups = [(k, c) for k, c in everything if c.kind is Kind.SECURITY_GROUP]
         items = [(k, c) for k, c in everything if c.kind is Kind.SERVER]
         fips = [(k, c) for k, c in everything if c.kind is Kind.FLOATING_IP]
-        # Groups (and their rules) first: servers and other groups' rules use them.
-        results: dict[int, Result] = self._groups_first(groups)
+        keys = [(k, c) for k, c in everything if c.kind is Kind.KEYPAIR]
+        # Key pairs and groups (with their rules) first: servers use them.
+        results: dict[int, Result] = self._keypairs_first(keys)
+        results.update(self._groups_first(groups))
         # Floating IPs to release go before their servers do.
         results.update(self._release_floating_ips(fips))
         servers = self._servers(plan, items)
@@ -184,9 +186,37 @@ class Reconciler:
             if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
         }
         results.update(self._place_floating_ips(fips, up))
-        # Groups the spec dropped go last, once no server of the stack uses them.
+        # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
+        results.update(self._keypairs_last(keys))
         return ApplyReport(tuple(results[k] for k in sorted(results)))
+
+    # --- key pairs -------------------------------------------------------------------
+
+    def _keypairs_first(self, keys: list[Keyed]) -> dict[int, Result]:
+        def make(key: int, change: Change) -> Result:
+            assert change.keypair is not None and change.keypair.upload is not None
+            if change.action is Action.DELETE_THEN_CREATE:
+                self._cloud.delete_keypair(change.name)
+            self._cloud.create_keypair(change.name, change.keypair.upload)
+            verb = "created" if change.action is Action.CREATE else "replaced"
+            return Result(change.address, change.action, True, f"has been {verb}", change.name)
+
+        builds = [(k, c) for k, c in keys if c.action.builds]
+        results = self._parallel(builds, make, "")
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
+
+    def _keypairs_last(self, keys: list[Keyed]) -> dict[int, Result]:
+        def delete(key: int, change: Change) -> Result:
+            self._cloud.delete_keypair(change.name)
+            return Result(change.address, change.action, True, "has been destroyed", change.name)
+
+        results = self._parallel([(k, c) for k, c in keys if c.action is Action.DELETE], delete, "")
+        for _, result in sorted(results.items()):
+            self._report(result)
+        return results
 
     # --- floating IPs ----------------------------------------------------------------
 

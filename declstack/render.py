@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from declstack import ownership
 from declstack.interpolate import mask_text
+from declstack.kinds import keypair as keypair_kind
 from declstack.model import (
     Action,
     Change,
@@ -28,6 +29,7 @@ from declstack.model import (
     Diagnostic,
     FloatingIpChange,
     GroupChange,
+    KeypairChange,
     ObservedServer,
     Plan,
     Rule,
@@ -185,6 +187,8 @@ def _id(change: Change) -> str | None:
         return change.group.before.id if change.group.before else None
     if change.floating_ip is not None:
         return change.floating_ip.before.id if change.floating_ip.before else None
+    if change.keypair is not None:
+        return None
     return change.before.id if change.before else None
 
 
@@ -216,6 +220,9 @@ def _text_details(change: Change, real: Change) -> list[str]:
         return _group_rows(change.group) if change.action is not Action.DELETE else []
     if change.floating_ip is not None:
         return _floating_ip_rows(change.floating_ip)
+    if change.keypair is not None:
+        after = change.keypair.after
+        return [f"public_key: {_q(keypair_kind.key_data(after.public_key))}"] if after else []
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action.builds and change.after is not None:
@@ -404,7 +411,27 @@ def _floating_ip_change_dict(change: Change, fip: FloatingIpChange) -> dict[str,
     }
 
 
+def _keypair_change_dict(change: Change, keypair: KeypairChange) -> dict[str, Any]:
+    return {
+        "address": change.address,
+        "kind": change.kind.value,
+        "name": change.name,
+        "action": change.action.value,
+        "reason": change.reason,
+        "replaced_by": list(change.replaced_by),
+        "id": None,
+        "before": None
+        if keypair.before is None
+        else {"name": keypair.before.name, "public_key": keypair.before.public_key},
+        "after": None
+        if keypair.after is None
+        else {"name": keypair.after.name, "public_key": keypair.upload},
+    }
+
+
 def _change_dict(change: Change) -> dict[str, Any]:
+    if change.keypair is not None:
+        return _keypair_change_dict(change, change.keypair)
     if change.group is not None:
         return _group_change_dict(change, change.group)
     if change.floating_ip is not None:

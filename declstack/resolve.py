@@ -56,7 +56,9 @@ def resolve(plan: Plan, catalog: Catalog) -> Plan:
     changes: list[Change] = []
     for change in plan.changes:
         if (_builds(change) or _may_rebuild(change)) and change.after is not None:
-            request, problems = _create_request(plan.stack, change.after, catalog, plan.group_ids)
+            request, problems = _create_request(
+                plan.stack, change.after, catalog, plan.group_ids, plan.own_keypairs
+            )
             if _builds(change):
                 diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
             change = dataclasses.replace(change, create=request)
@@ -88,7 +90,11 @@ class _Problems:
 
 
 def _create_request(
-    stack: str, server: DesiredServer, catalog: Catalog, own: Mapping[str, str]
+    stack: str,
+    server: DesiredServer,
+    catalog: Catalog,
+    own: Mapping[str, str],
+    own_keypairs: frozenset[str] = frozenset(),
 ) -> tuple[CreateRequest | None, list[Diagnostic]]:
     problems = _Problems()
     image = problems.find("image", server.image, catalog.images)
@@ -112,7 +118,9 @@ def _create_request(
                 problems.items.extend(_fixed_ip_problems(net, ip, catalog))
 
     key_name = None
-    if server.key_name is not None:
+    if server.key_name in own_keypairs:
+        key_name = server.key_name  # the spec's own key pair: apply makes it first
+    elif server.key_name is not None:
         keypair = problems.find("key pair", server.key_name, catalog.keypairs)
         key_name = keypair.name if keypair is not None else None
 

@@ -11,6 +11,7 @@ from declstack.model import (
     CreateRequest,
     NamedResource,
     ObservedFloatingIp,
+    ObservedKeypair,
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
@@ -43,6 +44,7 @@ class FakeCloud:
         self.calls: list[str] = []
         self.groups: dict[str, ObservedSecurityGroup] = {}
         self.fips: dict[str, ObservedFloatingIp] = {}
+        self.keypairs: dict[str, ObservedKeypair] = {}
         self.external = [NamedResource("ext-1", "public")]
         self._next_address = itertools.count(10)
         self._ids = (f"id-{n:04d}" for n in itertools.count(1))
@@ -285,3 +287,24 @@ class FakeCloud:
         fip = self.fips.pop(floating_ip_id, None)
         if fip is not None and not any(t.startswith("declstack:stack=") for t in fip.tags):
             raise AssertionError(f"declstack released floating IP {fip.address} it does not own")
+
+    # --- key pairs (Nova) ------------------------------------------------------------
+
+    def list_keypairs(self) -> list[ObservedKeypair]:
+        self.calls.append("list-keypairs")
+        return list(self.keypairs.values())
+
+    def create_keypair(self, name: str, public_key: str) -> None:
+        self.calls.append(f"create keypair {name}")
+        if name in self.keypairs:
+            raise FakeCloudError(f"409 Key pair '{name}' already exists.")
+        self.keypairs[name] = ObservedKeypair(name, public_key)
+
+    def delete_keypair(self, name: str) -> None:
+        self.calls.append(f"delete keypair {name}")
+        keypair = self.keypairs.get(name)
+        if keypair is None:
+            return
+        if "declstack:stack=" not in keypair.public_key:
+            raise AssertionError(f"declstack deleted key pair {name} it does not own")
+        del self.keypairs[name]
