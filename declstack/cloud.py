@@ -189,6 +189,45 @@ class OpenStackCloud:
             )
         return self._version  # type: ignore[return-value]
 
+    def _paged(
+        self,
+        action: str,
+        get: Callable[[dict[str, str]], dict[str, Any]],
+        key: str,
+        query: dict[str, str] | None = None,
+        *,
+        unwrap: str | None = None,
+        marker_field: str = "id",
+    ) -> list[dict[str, Any]]:
+        """Every item of a paged collection (`limit` + `marker`, `<key>_links` next),
+        one GET per 1000 items; a marker seen before is an error, not a loop."""
+        items: list[dict[str, Any]] = []
+        marker: str | None = None
+        seen: set[str] = set()
+        while True:
+            params = {**(query or {}), "limit": str(PAGE_SIZE)}
+            if marker is not None:
+                params["marker"] = marker
+            page = self._retrying(action, functools.partial(get, params))
+            batch = [
+                item[unwrap] if unwrap else item
+                for item in page.get(key) or []
+                if isinstance(item, dict) and (not unwrap or isinstance(item.get(unwrap), dict))
+            ]
+            items.extend(batch)
+            if not batch or not _has_next(page.get(f"{key}_links")):
+                return items
+            marker = str(batch[-1][marker_field])
+            if marker in seen:
+                # A page that ends where an earlier one did would loop forever.
+                raise CloudError(
+                    action, f"the cloud's paging does not advance (marker {marker!r} repeated)"
+                )
+            seen.add(marker)
+
+    def _neutron_page(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._neutron("get", path, params=params)[1]
+
     def _list_servers(self, detail: bool, query: dict[str, str]) -> list[dict[str, Any]]:
         """All pages of a server list, as raw dicts (one GET per 1000 servers).
 
@@ -196,26 +235,9 @@ class OpenStackCloud:
         directly keeps a 10,000-server plan to seconds.
         """
         path = "/servers/detail" if detail else "/servers"
-        servers: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            params = {**query, "limit": str(PAGE_SIZE)}
-            if marker:
-                params["marker"] = marker
-            page = self._retrying("list servers", functools.partial(self._get_json, path, params))
-            batch = page.get("servers") or []
-            servers.extend(batch)
-            if not batch or not page.get("servers_links"):
-                return servers
-            marker = str(batch[-1]["id"])
-            if marker in seen:
-                # A page that ends where an earlier one did would loop forever.
-                raise CloudError(
-                    "list servers",
-                    f"the cloud's paging does not advance (marker {marker} repeated)",
-                )
-            seen.add(marker)
+        return self._paged(
+            "list servers", functools.partial(self._get_json, path), "servers", query
+        )
 
     def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         from openstack import exceptions
@@ -407,28 +429,12 @@ class OpenStackCloud:
 
     def list_security_groups(self) -> list[ObservedSecurityGroup]:
         """Every group the project sees, rules embedded: one GET per 1000 groups."""
-        groups: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            params = {"limit": str(PAGE_SIZE)}
-            if marker:
-                params["marker"] = marker
-            _, page = self._retrying(
-                "list security groups",
-                functools.partial(self._neutron, "get", "/security-groups", params=params),
-            )
-            batch = [g for g in page.get("security_groups") or [] if isinstance(g, dict)]
-            groups.extend(batch)
-            if not batch or not _has_next(page.get("security_groups_links")):
-                return [to_observed_group(group) for group in groups]
-            marker = str(batch[-1]["id"])
-            if marker in seen:
-                raise CloudError(
-                    "list security groups",
-                    f"the cloud's paging does not advance (marker {marker} repeated)",
-                )
-            seen.add(marker)
+        groups = self._paged(
+            "list security groups",
+            functools.partial(self._neutron_page, "/security-groups"),
+            "security_groups",
+        )
+        return [to_observed_group(group) for group in groups]
 
     def create_security_group(self, stack: str, name: str, description: str) -> str:
         """Create the group, then tag it as the stack's (Neutron refuses `tags` in a
@@ -559,28 +565,12 @@ class OpenStackCloud:
     def list_floating_ips(self) -> list[ObservedFloatingIp]:
         """Every floating IP the project sees: one GET per 1000 IPs. The server each is
         on comes from `port_details` (fip-port-details), so no port or server lookups."""
-        fips: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            params = {"limit": str(PAGE_SIZE)}
-            if marker:
-                params["marker"] = marker
-            _, page = self._retrying(
-                "list floating IPs",
-                functools.partial(self._neutron, "get", "/floatingips", params=params),
-            )
-            batch = [f for f in page.get("floatingips") or [] if isinstance(f, dict)]
-            fips.extend(batch)
-            if not batch or not _has_next(page.get("floatingips_links")):
-                return [to_observed_floating_ip(fip) for fip in fips]
-            marker = str(batch[-1]["id"])
-            if marker in seen:
-                raise CloudError(
-                    "list floating IPs",
-                    f"the cloud's paging does not advance (marker {marker} repeated)",
-                )
-            seen.add(marker)
+        fips = self._paged(
+            "list floating IPs",
+            functools.partial(self._neutron_page, "/floatingips"),
+            "floatingips",
+        )
+        return [to_observed_floating_ip(fip) for fip in fips]
 
     def external_networks(self) -> list[NamedResource]:
         """The networks floating IPs can come from (`router:external`), in one call;
@@ -703,31 +693,14 @@ class OpenStackCloud:
     def list_keypairs(self) -> list[ObservedKeypair]:
         """The user's key pairs (Nova key pairs belong to a user): one GET per 1000.
         From 2.35 Nova pages them by name; before, one answer holds them all."""
-        keypairs: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            params = {"limit": str(PAGE_SIZE)}
-            if marker is not None:
-                params["marker"] = marker
-            page = self._retrying(
-                "list key pairs", functools.partial(self._get_json, "/os-keypairs", params)
-            )
-            batch = [
-                entry["keypair"]
-                for entry in page.get("keypairs") or []
-                if isinstance(entry, dict) and isinstance(entry.get("keypair"), dict)
-            ]
-            keypairs.extend(batch)
-            if not batch or not _has_next(page.get("keypairs_links")):
-                return [to_observed_keypair(keypair) for keypair in keypairs]
-            marker = str(batch[-1]["name"])
-            if marker in seen:
-                raise CloudError(
-                    "list key pairs",
-                    f"the cloud's paging does not advance (marker {marker!r} repeated)",
-                )
-            seen.add(marker)
+        keypairs = self._paged(
+            "list key pairs",
+            functools.partial(self._get_json, "/os-keypairs"),
+            "keypairs",
+            unwrap="keypair",
+            marker_field="name",
+        )
+        return [to_observed_keypair(keypair) for keypair in keypairs]
 
     def create_keypair(self, name: str, public_key: str) -> None:
         """Import `public_key` as the user's key pair `name` (type ssh).

@@ -74,7 +74,7 @@ def test_paging_stops_with_an_error_when_the_marker_repeats() -> None:
     with pytest.raises(CloudError) as caught:
         adapter(compute, Instant()).list_stack_servers("demo")
     assert caught.value.message == (
-        "list servers: the cloud's paging does not advance (marker b repeated)"
+        "list servers: the cloud's paging does not advance (marker 'b' repeated)"
     )
     assert [q.get("marker") for q in compute.queries] == [None, "b"]
     assert compute.queries[0]["tags"] == stack_tag("demo")

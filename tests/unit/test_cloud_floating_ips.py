@@ -83,7 +83,7 @@ def test_the_list_stops_with_an_error_when_the_marker_repeats() -> None:
     network = Network([response(200, page)])
     with pytest.raises(CloudError) as caught:
         adapter(network).list_floating_ips()
-    assert "marker b repeated" in caught.value.message
+    assert "marker 'b' repeated" in caught.value.message
     assert len(network.sent) == 2
 
 

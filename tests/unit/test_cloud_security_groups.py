@@ -142,7 +142,7 @@ def test_the_list_stops_with_an_error_when_the_marker_repeats() -> None:
     with pytest.raises(CloudError) as caught:
         adapter(network).list_security_groups()
     assert caught.value.message == (
-        "list security groups: the cloud's paging does not advance (marker b repeated)"
+        "list security groups: the cloud's paging does not advance (marker 'b' repeated)"
     )
     assert len(network.sent) == 2
 
