@@ -68,8 +68,6 @@ def floatingip_view(
         "fixed_ip_address": row["fixed_ip_address"],
         "status": "ACTIVE" if row["port_id"] else "DOWN",
         "port_details": details,
-        "port_forwardings": [],
-        "qos_policy_id": None,
         **stamps(row, tags),
     }
 
@@ -203,7 +201,7 @@ def create_floatingip(call: Call, _: dict[str, str]) -> Response:
         conn.execute(
             "INSERT INTO floatingips (id, project_id, network_id, address, own_port_id, port_id,"
             " fixed_ip_address, router_id, description, created_at, updated_at, revision)"
-            " VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, 1)",
+            " VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?, 0)",
             (
                 fip_id,
                 call.user.project_id,

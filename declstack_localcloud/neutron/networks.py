@@ -57,6 +57,8 @@ def network_view(
         "qinq": False,
         "vlan_transparent": False,
         **stamps(row, tags),
+        # auto_allocate's extend hook shows is_default on external networks only
+        **({"is_default": False} if row["external"] else {}),
     }
 
 
@@ -134,6 +136,8 @@ def create_network(call: Call, _: dict[str, str]) -> Response:
             ),
         )
         item = network_item(conn, call, network_id)
+    # the POST answer carries the request's attributes with their defaults, is_default too
+    item.setdefault("is_default", False)
     return Response(201, {"network": item})
 
 

@@ -23,8 +23,20 @@ from .common import (
 )
 
 
-def rule_view(row: sqlite3.Row) -> dict[str, Any]:
-    return {
+def _template_rule(row: sqlite3.Row) -> bool:
+    """A rule Neutron made itself from its template (a new group's two egress rules, the
+    default group's four): stored with no description, so shown as null; a rule made
+    through the API without one gets the attribute default "" (as realstack shows)."""
+    return not row["description"] and all(
+        row[k] is None for k in ("protocol", "port_range_min", "port_range_max", "remote_ip_prefix")
+    )
+
+
+def rule_view(row: sqlite3.Row, in_default: bool = False, embedded: bool = False) -> dict[str, Any]:
+    """A rule as Neutron shows it. `belongs_to_default_sg` is false in any other group
+    (null for the default group's rules, as realstack lists them); `standard_attr_id` and
+    `tags` only appear in rules embedded in a group, never in the rule API's bodies."""
+    view = {
         "id": row["id"],
         "security_group_id": row["security_group_id"],
         "direction": row["direction"],
@@ -38,12 +50,20 @@ def rule_view(row: sqlite3.Row) -> dict[str, Any]:
         "normalized_cidr": _normalized_cidr(row["remote_ip_prefix"]),
         "tenant_id": row["project_id"],
         "project_id": row["project_id"],
-        "belongs_to_default_sg": None,
+        "belongs_to_default_sg": None if in_default else False,
         "standard_attr_id": abs(hash(row["id"])) % 100000,
         **stamps(row),
-        "description": row["description"] or None,
+        "description": None if _template_rule(row) else row["description"],
         "revision_number": 0,
     }
+    if not embedded:
+        del view["standard_attr_id"], view["tags"]
+    return view
+
+
+def _in_default(conn: sqlite3.Connection, group_id: str) -> bool:
+    row = conn.execute("SELECT name FROM security_groups WHERE id = ?", (group_id,)).fetchone()
+    return row is not None and row["name"] == "default"
 
 
 def _normalized_cidr(prefix: str | None) -> str | None:
@@ -64,7 +84,9 @@ def security_group_view(
         "project_id": row["project_id"],
         "stateful": True,
         "shared": False,
-        "security_group_rules": [rule_view(r) for r in rules],
+        "security_group_rules": [
+            rule_view(r, in_default=row["name"] == "default", embedded=True) for r in rules
+        ],
     }
 
 
@@ -98,7 +120,11 @@ def show_security_group(call: Call, params: dict[str, str]) -> Response:
 
 
 def list_security_group_rules(call: Call, _: dict[str, str]) -> Response:
-    rules = [rule for group in _security_groups(call) for rule in group["security_group_rules"]]
+    rules = [
+        {k: v for k, v in rule.items() if k not in ("standard_attr_id", "tags")}
+        for group in _security_groups(call)
+        for rule in group["security_group_rules"]
+    ]
     return collection(call, "security_group_rules", rules)
 
 
@@ -488,7 +514,8 @@ def create_security_group_rule(call: Call, _: dict[str, str]) -> Response:
             rule_view(
                 conn.execute(
                     "SELECT * FROM security_group_rules WHERE id = ?", (rule_id,)
-                ).fetchone()
+                ).fetchone(),
+                in_default=group["name"] == "default",
             )
             for rule_id in made
         ]
@@ -510,9 +537,9 @@ def _load_rule(conn: sqlite3.Connection, call: Call, rule_id: str) -> sqlite3.Ro
 
 def show_security_group_rule(call: Call, params: dict[str, str]) -> Response:
     with call.runtime.store.read() as conn:
-        return Response(
-            200, {"security_group_rule": rule_view(_load_rule(conn, call, params["id"]))}
-        )
+        row = _load_rule(conn, call, params["id"])
+        view = rule_view(row, in_default=_in_default(conn, row["security_group_id"]))
+        return Response(200, {"security_group_rule": view})
 
 
 def delete_security_group_rule(call: Call, params: dict[str, str]) -> Response:

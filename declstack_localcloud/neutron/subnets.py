@@ -188,8 +188,8 @@ def create_subnet(call: Call, _: dict[str, str]) -> Response:
             )
         conn.execute(
             "INSERT INTO subnets (id, name, network_id, project_id, cidr, gateway_ip, ip_version,"
-            " created_at, enable_dhcp, allocation_pools, description, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, enable_dhcp, allocation_pools, description, updated_at, revision)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
             (
                 subnet_id,
                 str(data.get("name", "")),

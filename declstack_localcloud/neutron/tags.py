@@ -89,7 +89,8 @@ def replace_tags(call: Call, params: dict[str, str]) -> Response:
         raise invalid_input("Malformed request body") from exc
     if not isinstance(data, dict) or not isinstance(data.get("tags"), list):
         raise invalid_input("Invalid tags body")
-    tags = sorted({_validate(t) for t in data["tags"]})
+    sent = [_validate(t) for t in data["tags"]]
+    tags = sorted(set(sent))
     with call.runtime.store.write() as conn:
         resource_id = _resource(conn, call, params)
         conn.execute("DELETE FROM neutron_tags WHERE resource_id = ?", (resource_id,))
@@ -98,7 +99,8 @@ def replace_tags(call: Call, params: dict[str, str]) -> Response:
             [(resource_id, t) for t in tags],
         )
         _touch(conn, params)
-        return Response(200, {"tags": _tags(conn, resource_id)})
+    # tagging.py update_all answers with the request's list, in the order sent (GET sorts)
+    return Response(200, {"tags": sent})
 
 
 def delete_tag(call: Call, params: dict[str, str]) -> Response:

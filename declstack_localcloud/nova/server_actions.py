@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 from ..formats import now
 from ..http import Response
@@ -68,10 +69,12 @@ def server_action(nc: NovaCall, params: dict[str, str]) -> Response:
             group = group_for_action(nc, conn, payload)
             groups = json.loads(row["security_groups"])
             if group["id"] in groups:
+                # Nova passes on Neutron's port update error, request id and all
                 raise nova_error(
                     400,
-                    f"Security group {group['name']} is already associated with the instance"
-                    f" {row['id']}",
+                    "Invalid input for security_groups. Reason: Duplicate items in the list:"
+                    f" '{group['id']}'.\nNeutron server returns request_ids:"
+                    f" ['req-{uuid.uuid4()}']",
                 )
             if (
                 conn.execute("SELECT 1 FROM ports WHERE device_id = ?", (row["id"],)).fetchone()

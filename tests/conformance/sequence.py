@@ -116,7 +116,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), "<ts>"),
     (re.compile(r"\b[0-9a-f]{56}\b"), "<hex56>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<hex32>"),
-    (re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b", re.I), "<mac>"),
+    # a MAC, not 6 bytes of a longer colon-hex string (a key pair's MD5 fingerprint)
+    (re.compile(r"(?<![0-9a-f]:)\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b(?!:[0-9a-f])", re.I), "<mac>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b(?!:\d)"), "<ipv4>"),
     (re.compile(r"\breq-<uuid>"), "<request-id>"),
     (re.compile(r"already used \d+ of \d+"), "already used <n> of <n>"),
@@ -126,6 +127,8 @@ _QUERY = re.compile(r"\?([^\s?#\"']+=[^\s?#\"']*)")
 """A URL query string: its parameters are sorted, since clients parse rather than compare them."""
 
 _SECRET_KEYS = frozenset({"adminPass", "password"})
+_COUNTER_KEYS = frozenset({"standard_attr_id"})
+"""Integers a database counter hands out (Neutron's standard attribute id): `<n>`."""
 
 
 @dataclass
@@ -156,6 +159,8 @@ class Normaliser:
     def __call__(self, value: JSON, key: str = "") -> JSON:
         if key in _SECRET_KEYS and isinstance(value, str):
             return "<secret>"
+        if key in _COUNTER_KEYS and isinstance(value, int):
+            return "<n>"
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list):

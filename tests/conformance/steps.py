@@ -57,6 +57,449 @@ def _wait(var: str) -> Step:
     )
 
 
+KEY_1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO1tjb1+0lO+Mf5bOwtk2e67QRASP+VTMnn8oNcI5VS3 dsd-k1"
+KEY_2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAyc21FtbmuX0KGKUrbGJ0dQMmBfRgcx20RqObscEkKM dsd-k2"
+"""Two fixed OpenSSH public keys (no private half kept): the fingerprint is compared exactly."""
+
+_FLOATING = "server.addresses.private.[OS-EXT-IPS:type=floating].OS-EXT-IPS:type"
+FLOATING_SHOWN = Poll(path=_FLOATING, until=("floating",), timeout=20, interval=0.2)
+"""Real Nova lists an associated floating IP 0.3-2.3 s after Neutron's 200 (Neutron batches
+its network-changed event every 2 s): a client polls the server until it is there."""
+FLOATING_GONE = Poll(path=_FLOATING, until=("<absent>",), timeout=20, interval=0.2)
+
+_RULE = {
+    "direction": "ingress",
+    "ethertype": "IPv4",
+    "protocol": "tcp",
+    "remote_ip_prefix": "0.0.0.0/0",
+}
+
+SECURITY_GROUP_STEPS: tuple[Step, ...] = (
+    Step(
+        "secgroup-create",
+        "POST",
+        "network",
+        "/v2.0/security-groups",
+        body={"security_group": {"name": "{run}-web", "description": "declstack web"}},
+        save={"sg_web": "security_group.id"},
+        sort=(("security_group.security_group_rules", "ethertype"),),
+        why="201 with two default egress rules (IPv4, IPv6)",
+    ),
+    Step(
+        "secgroup-tags-replace",
+        "PUT",
+        "network",
+        "/v2.0/security-groups/{sg_web}/tags",
+        body={"tags": ["stack={run}", "managed-by=declstack"]},
+        why="replace all tags: 200, echoed in the order sent",
+    ),
+    Step(
+        "secgroup-list-by-tags",
+        "GET",
+        "network",
+        "/v2.0/security-groups?tags=stack%3D{run}",
+        fields=(
+            "security_groups.#",
+            "security_groups.*.name",
+            "security_groups.*.tags|sorted",
+            "security_groups.*.security_group_rules.#",
+        ),
+        why="the run's groups found by tag (declstack's listing)",
+    ),
+    Step(
+        "secgroup-rules-bulk-create",
+        "POST",
+        "network",
+        "/v2.0/security-group-rules",
+        body={
+            "security_group_rules": [
+                {**_RULE, "security_group_id": "{sg_web}", "port_range_min": p, "port_range_max": p}
+                for p in (22, 80)
+            ]
+        },
+        save={
+            "rule_ssh": "security_group_rules.[port_range_min=22].id",
+            "rule_http": "security_group_rules.[port_range_min=80].id",
+        },
+        sort=(("security_group_rules", "port_range_min"),),
+        why="bulk create: 201 with every rule",
+    ),
+    Step(
+        "secgroup-rule-duplicate",
+        "POST",
+        "network",
+        "/v2.0/security-group-rules",
+        body={
+            "security_group_rule": {
+                **_RULE,
+                "security_group_id": "{sg_web}",
+                "port_range_min": 22,
+                "port_range_max": 22,
+            }
+        },
+        why="409 SecurityGroupRuleExists naming the existing rule",
+    ),
+    Step(
+        "secgroup-rule-delete",
+        "DELETE",
+        "network",
+        "/v2.0/security-group-rules/{rule_http}",
+        why="204",
+    ),
+    Step(
+        "secgroup-show-after-rule-delete",
+        "GET",
+        "network",
+        "/v2.0/security-groups/{sg_web}",
+        sort=(("security_group.security_group_rules", "ethertype"),),
+        fields=(
+            "security_group.security_group_rules.#",
+            "security_group.security_group_rules.*.direction",
+            "security_group.security_group_rules.*.port_range_min",
+            "security_group.tags|sorted",
+        ),
+        keys=("security_group", "security_group.security_group_rules.0"),
+        why="the group's rules: two egress and the ssh rule",
+    ),
+    Step(
+        "server-add-secgroup",
+        "POST",
+        "compute",
+        "/servers/{srv_a}/action",
+        SDK_MV,
+        body={"addSecurityGroup": {"name": "{run}-web"}},
+        why="202, no body",
+    ),
+    Step(
+        "server-add-secgroup-again",
+        "POST",
+        "compute",
+        "/servers/{srv_a}/action",
+        SDK_MV,
+        body={"addSecurityGroup": {"name": "{run}-web"}},
+        why="400: Neutron's duplicate-items message passed through",
+    ),
+    Step(
+        "server-show-secgroups",
+        "GET",
+        "compute",
+        "/servers/{srv_a}",
+        SDK_MV,
+        fields=("server.security_groups.*.name|sorted",),
+        why="both groups at once (no delay)",
+    ),
+    Step(
+        "secgroup-delete-in-use",
+        "DELETE",
+        "network",
+        "/v2.0/security-groups/{sg_web}",
+        why="409 SecurityGroupInUse while a port has it",
+    ),
+    Step(
+        "server-remove-secgroup",
+        "POST",
+        "compute",
+        "/servers/{srv_a}/action",
+        SDK_MV,
+        body={"removeSecurityGroup": {"name": "{run}-web"}},
+        why="202, no body",
+    ),
+    Step(
+        "server-remove-secgroup-again",
+        "POST",
+        "compute",
+        "/servers/{srv_a}/action",
+        SDK_MV,
+        body={"removeSecurityGroup": {"name": "{run}-web"}},
+        why="404: not associated with the instance",
+    ),
+    Step(
+        "secgroup-delete",
+        "DELETE",
+        "network",
+        "/v2.0/security-groups/{sg_web}",
+        why="204 once no port uses it",
+    ),
+    Step(
+        "secgroup-list-after-delete",
+        "GET",
+        "network",
+        "/v2.0/security-groups?tags=stack%3D{run}",
+        why="nothing of the run is left",
+    ),
+)
+"""declstack's security group kind: create, tag, rules, attach to a server, delete."""
+
+FLOATING_IP_STEPS: tuple[Step, ...] = (
+    Step(
+        "networks-external",
+        "GET",
+        "network",
+        "/v2.0/networks?router:external=True",
+        save={"public_id": "networks.[name=public].id"},
+        fields=(
+            "networks.*.name|sorted",
+            "networks.*.router:external",
+            "networks.*.shared",
+        ),
+        keys=("networks.0",),
+        why="where floating IPs come from (declstack resolves `public`)",
+    ),
+    Step(
+        "floatingip-create",
+        "POST",
+        "network",
+        "/v2.0/floatingips",
+        body={"floatingip": {"floating_network_id": "{public_id}"}},
+        save={"fip_id": "floatingip.id"},
+        why="201, the 15 keys, status DOWN",
+    ),
+    Step(
+        "floatingip-tags-replace",
+        "PUT",
+        "network",
+        "/v2.0/floatingips/{fip_id}/tags",
+        body={"tags": ["stack={run}", "managed-by=declstack"]},
+        why="tags after creating (POST refuses them)",
+    ),
+    Step(
+        "floatingip-list-by-tags",
+        "GET",
+        "network",
+        "/v2.0/floatingips?tags=stack%3D{run}",
+        why="the run's floating IPs found by tag",
+    ),
+    Step(
+        "floatingip-associate",
+        "PUT",
+        "network",
+        "/v2.0/floatingips/{fip_id}",
+        body={"floatingip": {"port_id": "{port_a}"}},
+        why="200 with fixed_ip_address, router_id and port_details; still DOWN",
+    ),
+    Step(
+        "server-wait-floating-shown",
+        "GET",
+        "compute",
+        "/servers/{srv_a}",
+        SDK_MV,
+        poll=FLOATING_SHOWN,
+        fields=("server.addresses",),
+        why="Nova shows the floating entry 0.3-2.3 s later: a client polls",
+    ),
+    Step(
+        "floatingip-disassociate",
+        "PUT",
+        "network",
+        "/v2.0/floatingips/{fip_id}",
+        body={"floatingip": {"port_id": None}},
+        why="200, port fields null, the IP stays allocated",
+    ),
+    Step(
+        "server-wait-floating-gone",
+        "GET",
+        "compute",
+        "/servers/{srv_a}",
+        SDK_MV,
+        poll=FLOATING_GONE,
+        fields=("server.addresses",),
+        why="until Nova no longer lists it",
+    ),
+    Step("floatingip-delete", "DELETE", "network", "/v2.0/floatingips/{fip_id}", why="204"),
+    Step(
+        "floatingip-list-after-delete",
+        "GET",
+        "network",
+        "/v2.0/floatingips?tags=stack%3D{run}",
+        why="nothing of the run is left",
+    ),
+    Step(
+        "floatingip-create-not-external",
+        "POST",
+        "network",
+        "/v2.0/floatingips",
+        body={"floatingip": {"floating_network_id": "{network_id}"}},
+        why="400 on `private`: not a valid external network",
+    ),
+)
+"""declstack's floating IP kind: allocate on `public`, tag, associate, disassociate, delete."""
+
+KEYPAIR_STEPS: tuple[Step, ...] = (
+    Step(
+        "keypair-import-2.2",
+        "POST",
+        "compute",
+        "/os-keypairs",
+        "2.2",
+        body={"keypair": {"name": "{run}-k1", "public_key": KEY_1}},
+        why="import at 2.2+: 201 with type and the key's fingerprint",
+    ),
+    Step(
+        "keypair-import-2.92",
+        "POST",
+        "compute",
+        "/os-keypairs",
+        "2.92",
+        body={"keypair": {"name": "{run}-k2@x.y", "public_key": KEY_2, "type": "ssh"}},
+        why="import at 2.92 (public_key required, '@' and '.' allowed in names)",
+    ),
+    Step(
+        "keypair-import-duplicate",
+        "POST",
+        "compute",
+        "/os-keypairs",
+        "2.92",
+        body={"keypair": {"name": "{run}-k1", "public_key": KEY_2}},
+        why="409: the name is taken",
+    ),
+    Step(
+        "keypair-list-page",
+        "GET",
+        "compute",
+        "/os-keypairs?limit=1&marker={run}-k1",
+        "2.35",
+        why="paging by name from 2.35: one key, a next link with the last name",
+    ),
+    Step(
+        "keypair-delete-1",
+        "DELETE",
+        "compute",
+        "/os-keypairs/{run}-k1",
+        SDK_MV,
+        why="204",
+    ),
+    Step(
+        "keypair-delete-2",
+        "DELETE",
+        "compute",
+        "/os-keypairs/{run}-k2@x.y",
+        SDK_MV,
+        why="204",
+    ),
+    Step(
+        "keypair-delete-missing",
+        "DELETE",
+        "compute",
+        "/os-keypairs/{run}-k1",
+        SDK_MV,
+        why="404 once gone",
+    ),
+)
+"""declstack's key pair kind: import, the duplicate, paged list, delete."""
+
+FIXED_IP_STEPS: tuple[Step, ...] = (
+    Step(
+        "network-create-own",
+        "POST",
+        "network",
+        "/v2.0/networks",
+        body={"network": {"name": "{run}-own"}},
+        save={"own_net": "network.id"},
+        fields=("network.name", "network.shared", "network.router:external", "network.status"),
+        keys=("network",),
+        why="a network the project owns: only there may a tenant choose a fixed IP",
+    ),
+    Step(
+        "subnet-create-own",
+        "POST",
+        "network",
+        "/v2.0/subnets",
+        body={
+            "subnet": {
+                "name": "{run}-own",
+                "network_id": "{own_net}",
+                "cidr": "192.168.77.0/24",
+                "ip_version": 4,
+            }
+        },
+        save={"own_subnet": "subnet.id"},
+        why="201, its body",
+    ),
+    Step(
+        "server-create-srv_d",
+        "POST",
+        "compute",
+        "/servers",
+        "2.52",
+        body={
+            "server": {
+                "name": "{run}-fixed",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": [{"uuid": "{own_net}", "fixed_ip": "192.168.77.50"}],
+                "config_drive": True,
+                "tags": ["stack={run}"],
+            }
+        },
+        save={"srv_d": "server.id"},
+        why="a chosen fixed IP on the project's network, with a config drive",
+    ),
+    _wait("srv_d"),
+    Step(
+        "server-show-fixed",
+        "GET",
+        "compute",
+        "/servers/{srv_d}",
+        SDK_MV,
+        fields=(
+            "server.status",
+            "server.addresses",
+            "server.config_drive",
+            "server.security_groups",
+        ),
+        why="the fixed IP as asked and config_drive read back",
+    ),
+    Step(
+        "server-create-fixed-in-use",
+        "POST",
+        "compute",
+        "/servers",
+        "2.52",
+        body={
+            "server": {
+                "name": "{run}-fixed-2",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": [{"uuid": "{own_net}", "fixed_ip": "192.168.77.50"}],
+            }
+        },
+        why="400 FixedIpAlreadyInUse, before anything is created",
+    ),
+    Step("server-delete-d", "DELETE", "compute", "/servers/{srv_d}", why="204"),
+    Step(
+        "server-wait-gone-d",
+        "GET",
+        "compute",
+        "/servers/{srv_d}",
+        SDK_MV,
+        poll=GONE,
+        why="until 404",
+    ),
+    Step(
+        "subnet-delete-own",
+        "DELETE",
+        "network",
+        "/v2.0/subnets/{own_subnet}",
+        why="204 once the server's port is gone",
+    ),
+    Step(
+        "network-delete-own",
+        "DELETE",
+        "network",
+        "/v2.0/networks/{own_net}",
+        why="204",
+    ),
+    Step(
+        "network-list-own-after-delete",
+        "GET",
+        "network",
+        "/v2.0/networks?name={run}-own",
+        why="nothing of the run is left",
+    ),
+)
+"""A server with `networks: [{uuid, fixed_ip}]` on a network the project owns."""
+
+
 STEPS: tuple[Step, ...] = (
     # --- identity -----------------------------------------------------------
     Step(
@@ -356,6 +799,7 @@ STEPS: tuple[Step, ...] = (
         "GET",
         "network",
         "/v2.0/ports?device_id={srv_a}",
+        save={"port_a": "ports.0.id"},
         fields=(
             "ports.#",
             "ports.*.device_owner",
@@ -724,6 +1168,11 @@ STEPS: tuple[Step, ...] = (
         keys=("limits.absolute",),
         why="quota limits a planner checks before create-before-destroy",
     ),
+    # --- security groups, floating IPs, key pairs, fixed IPs -----------------
+    *SECURITY_GROUP_STEPS,
+    *FLOATING_IP_STEPS,
+    *KEYPAIR_STEPS,
+    *FIXED_IP_STEPS,
     # --- delete -------------------------------------------------------------
     Step("server-delete-a", "DELETE", "compute", "/servers/{srv_a}", why="204"),
     Step(
