@@ -151,7 +151,11 @@ SECURITY_GROUP_STEPS: tuple[Step, ...] = (
         "GET",
         "network",
         "/v2.0/security-groups/{sg_web}",
-        sort=(("security_group.security_group_rules", "ethertype"),),
+        # Neutron's rule order varies between runs: direction, then ethertype (stable sorts)
+        sort=(
+            ("security_group.security_group_rules", "ethertype"),
+            ("security_group.security_group_rules", "direction"),
+        ),
         fields=(
             "security_group.security_group_rules.#",
             "security_group.security_group_rules.*.direction",
