@@ -629,7 +629,7 @@ class OpenStackCloud:
             raise
         observed = to_observed_floating_ip(fip)
         answered = tagged.get("tags")
-        final = tuple(str(t) for t in answered) if isinstance(answered, list) else tuple(tags)
+        final = tuple(sorted(str(t) for t in (answered if isinstance(answered, list) else tags)))
         return dataclasses.replace(observed, tags=final)
 
     def server_port(self, server_id: str) -> str | None:
@@ -933,7 +933,7 @@ def to_observed_floating_ip(fip: dict[str, Any]) -> ObservedFloatingIp:
         port_id=_optional_text(fip.get("port_id")),
         server_id=server_id,
         fixed_ip=_optional_text(fip.get("fixed_ip_address")),
-        tags=tuple(str(tag) for tag in fip.get("tags") or ()),
+        tags=tuple(sorted(str(tag) for tag in fip.get("tags") or ())),
         status=str(fip.get("status") or "DOWN").upper(),
     )
 

@@ -171,13 +171,24 @@ def collection(call: Call, key: str, items: list[dict[str, Any]]) -> Response:
     body: dict[str, Any] = {}
     limit_text = call.request.param("limit")
     if limit_text:
+        # As neutron/api/api_common.py get_pagination_links: `next` whenever the page
+        # is full (so a client asks once more for an empty page), `previous` after a
+        # marker.
         limit = int(limit_text)
-        if len(items) > limit:
-            items = items[:limit]
-            next_href = f"{call.runtime.base_url}/network/v2.0/{key.replace('_', '-')}"
-            body[f"{key}_links"] = [
-                {"rel": "next", "href": f"{next_href}?limit={limit}&marker={items[-1]['id']}"}
-            ]
+        items = items[:limit]
+        href = f"{call.runtime.base_url}/network/v2.0/{key.replace('_', '-')}"
+        links = []
+        if items and len(items) >= limit:
+            links.append({"rel": "next", "href": f"{href}?limit={limit}&marker={items[-1]['id']}"})
+        if marker and items:
+            links.append(
+                {
+                    "rel": "previous",
+                    "href": f"{href}?limit={limit}&marker={items[0]['id']}&page_reverse=True",
+                }
+            )
+        if links:
+            body[f"{key}_links"] = links
     fields = query.get("fields")
     if fields:
         items = [{k: v for k, v in item.items() if k in fields} for item in items]
