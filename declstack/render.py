@@ -350,8 +350,8 @@ def _rule_dict(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
-    before, after = group.before, group.after
+def _change_head(change: Change) -> dict[str, Any]:
+    """The fields every change has, whatever its kind."""
     return {
         "address": change.address,
         "kind": change.kind.value,
@@ -359,6 +359,13 @@ def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
         "action": change.action.value,
         "reason": change.reason,
         "replaced_by": list(change.replaced_by),
+    }
+
+
+def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
+    before, after = group.before, group.after
+    return {
+        **_change_head(change),
         "id": before.id if before else None,
         "before": None
         if before is None
@@ -388,12 +395,7 @@ def _group_change_dict(change: Change, group: GroupChange) -> dict[str, Any]:
 def _floating_ip_change_dict(change: Change, fip: FloatingIpChange) -> dict[str, Any]:
     before = fip.before
     return {
-        "address": change.address,
-        "kind": change.kind.value,
-        "name": change.name,
-        "action": change.action.value,
-        "reason": change.reason,
-        "replaced_by": list(change.replaced_by),
+        **_change_head(change),
         "id": before.id if before else None,
         "before": None
         if before is None
@@ -413,12 +415,7 @@ def _floating_ip_change_dict(change: Change, fip: FloatingIpChange) -> dict[str,
 
 def _keypair_change_dict(change: Change, keypair: KeypairChange) -> dict[str, Any]:
     return {
-        "address": change.address,
-        "kind": change.kind.value,
-        "name": change.name,
-        "action": change.action.value,
-        "reason": change.reason,
-        "replaced_by": list(change.replaced_by),
+        **_change_head(change),
         "id": None,
         "before": None
         if keypair.before is None
@@ -441,12 +438,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
     patch = change.patch if change.action is Action.UPDATE else None
     create = change.create
     return {
-        "address": change.address,
-        "kind": change.kind.value,
-        "name": change.name,
-        "action": change.action.value,
-        "reason": change.reason,
-        "replaced_by": list(change.replaced_by),
+        **_change_head(change),
         "server_id": before.id if before else None,
         "before": None
         if before is None
