@@ -37,7 +37,8 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="declstack",
-    help="Declarative provisioner for OpenStack servers: validate, plan, apply, destroy.",
+    help="Declarative provisioner for OpenStack servers, their security groups, key pairs "
+    "and floating IPs: validate, plan, apply, destroy.",
     no_args_is_help=True,
     add_completion=False,
     # Tracebacks with locals could print credentials: never show them.
@@ -135,8 +136,13 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours on any output (NO_COLOR works too).")
+    ] = False,
 ) -> None:
     """Declarative provisioner for OpenStack servers."""
+    if no_color:
+        out.no_color = err.no_color = True
 
 
 def _fail(message: str, hint: str | None = None, code: int = EXIT_ERROR) -> typer.Exit:
@@ -450,7 +456,9 @@ def _confirm(question: str, yes: bool) -> None:
         raise UserError("cancelled; nothing was changed")
 
 
-def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float) -> int:
+def _execute(
+    the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float, verb: str = "Apply"
+) -> int:
     from declstack.interpolate import mask_text
     from declstack.progress import ApplyDisplay
     from declstack.reconciler import ApplyInterrupted, ApplyReport, Event, Reconciler, Settings
@@ -480,12 +488,13 @@ def _execute(the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: fl
                 masked(stop.not_requested),
             ) from None
     display.finish(
-        ApplyReport(
+        verb=verb,
+        report=ApplyReport(
             tuple(
                 dataclasses.replace(r, address=mask(r.address), message=mask(r.message))
                 for r in report.results
             )
-        )
+        ),
     )
     return EXIT_OK if report.converged else EXIT_ERROR
 
@@ -500,6 +509,7 @@ def _converge(
     settings: tuple[int, float],
     http: Http,
     reading: Reading,
+    verb: str = "Apply",
 ) -> int:
     """Plan, show, confirm and execute: the shared body of apply and destroy."""
     spec = _load(spec_path, reading)
@@ -511,7 +521,7 @@ def _converge(
         if not the_plan.pending:
             return EXIT_OK
         _confirm(question(spec, the_plan), yes)
-        return _execute(the_plan, port, *settings)
+        return _execute(the_plan, port, *settings, verb=verb)
 
 
 @app.command()
@@ -527,7 +537,7 @@ def apply(
     allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Converge the cloud to the spec: create, update, replace and delete servers."""
+    """Converge the cloud to the spec: create, update, replace and delete what it says."""
     from declstack.engine import make_plan
 
     _guarded(
@@ -558,7 +568,7 @@ def destroy(
     allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Delete every server the stack owns (servers it does not own are never touched)."""
+    """Delete everything the stack owns (what it does not own is never touched)."""
     from declstack.engine import make_destroy_plan
 
     _guarded(
@@ -567,21 +577,32 @@ def destroy(
             cloud,
             debug,
             make_destroy_plan,
-            lambda spec, plan: (
-                f"Destroy {_deletes(plan, Kind.SERVER)} server(s) and "
-                f"{_deletes(plan, Kind.SECURITY_GROUP)} security group(s) of stack "
-                f"{spec.stack!r}?"
-            ),
+            lambda spec, plan: f"Destroy {_deletes(plan)} of stack {spec.stack!r}?",
             yes,
             (parallelism, timeout),
             Http.bounded(connect_timeout, http_timeout, timeout),
             Reading(tuple(allow_env or ()), allow_outside_files),
+            verb="Destroy",
         )
     )
 
 
-def _deletes(plan: Plan, kind: Kind) -> int:
-    return sum(1 for c in plan.of_kind(kind) if c.action is Action.DELETE)
+def _deletes(plan: Plan) -> str:
+    """`3 server(s), 2 security group(s) and 3 floating IP(s)`: what a destroy removes."""
+    words = {
+        Kind.SERVER: "server(s)",
+        Kind.SECURITY_GROUP: "security group(s)",
+        Kind.KEYPAIR: "key pair(s)",
+        Kind.FLOATING_IP: "floating IP(s)",
+    }
+    counts = [
+        f"{n} {words[kind]}"
+        for kind in Kind
+        if (n := sum(1 for c in plan.of_kind(kind) if c.action is Action.DELETE))
+    ]
+    if len(counts) > 1:
+        return ", ".join(counts[:-1]) + " and " + counts[-1]
+    return counts[0] if counts else "nothing"
 
 
 @app.command()
@@ -594,6 +615,12 @@ def status(
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="text or json.")
     ] = OutputFormat.text,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0: in sync, 1: error, 2: drift (apply would act)."
+        ),
+    ] = False,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -634,8 +661,12 @@ def status(
                     else None
                 )
             sys.stdout.write(json.dumps({"stack": spec.stack, "servers": rows}, indent=2) + "\n")
-            return EXIT_OK
-        _status_table(spec.stack, rows)
+        else:
+            _status_table(spec.stack, rows)
+        if the_plan.errors:
+            return EXIT_ERROR if detailed_exitcode else EXIT_OK
+        if detailed_exitcode and the_plan.pending:
+            return EXIT_CHANGES  # drift of any kind: apply would change or wait for something
         return EXIT_OK
 
     _guarded(work)
@@ -774,6 +805,17 @@ def local_cloud_serve(
         return EXIT_OK
 
     _guarded(work)
+
+
+def _usage_errors_are_errors() -> None:
+    """Click exits 2 on a usage error, the code `--detailed-exitcode` gives to "changes
+    present": a mistyped flag in CI would read as a plan with changes. Make it 1."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "UsageError":
+            cls.exit_code = EXIT_ERROR  # type: ignore[attr-defined]
+
+
+_usage_errors_are_errors()
 
 
 def main() -> None:

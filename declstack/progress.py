@@ -107,7 +107,7 @@ class ApplyDisplay:
         else:
             self._out.print(line, markup=False, highlight=False, style="red")
 
-    def finish(self, report: ApplyReport) -> None:
+    def finish(self, report: ApplyReport, verb: str = "Apply") -> None:
         """Print outcomes no event carried (failed requests), then the summary line."""
         for result in report.results:
             full = f"{result.address} {result.message}"
@@ -117,4 +117,4 @@ class ApplyDisplay:
             ) not in self._printed:
                 self._outcome(result.address, full, result.ok)
         elapsed = time.monotonic() - self._started
-        self._out.print(f"{summarize(report.results)} ({elapsed:.1f}s)", markup=False)
+        self._out.print(f"{summarize(report.results, verb)} ({elapsed:.1f}s)", markup=False)

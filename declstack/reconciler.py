@@ -682,9 +682,9 @@ def _guard(key: int, change: Change, work: Callable[[int, Change], Result]) -> R
         return Result(change.address, change.action, False, f"{type(exc).__name__}: {exc}")
 
 
-def summarize(results: Iterable[Result]) -> str:
-    """One closing line: counts of what happened."""
+def summarize(results: Iterable[Result], verb: str = "Apply") -> str:
+    """One closing line: counts of what happened (`verb` is Apply or Destroy)."""
     results = list(results)
     failed = sum(1 for r in results if not r.ok)
     done = len(results) - failed
-    return f"Apply complete: {done} succeeded, {failed} failed."
+    return f"{verb} complete: {done} succeeded, {failed} failed."
