@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
-import ipaddress
 import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from declstack.errors import UserError, classify
+from declstack.errors import UserError, classify, error_message
+from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     NETWORKS_AUTO,
     NETWORKS_NONE,
@@ -240,12 +240,7 @@ class OpenStackCloud:
         )
 
     def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        from openstack import exceptions
-
-        response = self._conn.compute.get(path, params=params, microversion=self._microversion())
-        exceptions.raise_from_response(response)
-        body: dict[str, Any] = response.json()
-        return body
+        return self._nova("get", path, params=params)[1]
 
     def list_stack_servers(self, stack: str) -> list[ObservedServer]:
         found = self._list_servers(True, {"tags": stack_tag(stack)})
@@ -383,18 +378,9 @@ class OpenStackCloud:
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
         """One compute request; a 404 on a DELETE means the goal is already reached.
-
-        Tags and metadata keys are percent-encoded into the path here: openstacksdk
-        joins them in raw, so a tag like `team#ops` would address the tag `team`.
-        """
-        from openstack import exceptions
-
-        response = getattr(self._conn.compute, method)(
-            path, json=body, microversion=self._microversion(), raise_exc=False
-        )
-        if method == "delete" and response.status_code == 404:
-            return
-        exceptions.raise_from_response(response)
+        (Callers percent-encode tags and metadata keys into `path`: openstacksdk joins
+        them in raw, so a tag like `team#ops` would address the tag `team`.)"""
+        self._nova(method, path, body, accept=(404,) if method == "delete" else ())
 
     def delete_server(self, server_id: str) -> None:
         self._retrying(
@@ -729,7 +715,8 @@ class OpenStackCloud:
             if there is not None and there.strip() == public_key.strip():
                 log.info("%s: already there after a resend: made by the earlier attempt", action)
                 return
-        error = CloudError(action, _nova_message(answer, f"key pair {name!r} already exists"), 409)
+        message = error_message(answer) or f"key pair {name!r} already exists"
+        error = CloudError(action, message, 409)
         error.hint = (
             f"a key pair named {name!r} already exists for this user and declstack did not"
             " make it in this run; delete it (openstack keypair delete) or choose another name"
@@ -759,6 +746,7 @@ class OpenStackCloud:
         method: str,
         path: str,
         body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
         *,
         accept: Collection[int] = (),
     ) -> tuple[int, dict[str, Any]]:
@@ -769,6 +757,8 @@ class OpenStackCloud:
         kwargs: dict[str, Any] = {"microversion": self._microversion(), "raise_exc": False}
         if body is not None:
             kwargs["json"] = body
+        if params is not None:
+            kwargs["params"] = params
         response = getattr(self._conn.compute, method)(path, **kwargs)
         if response.status_code not in accept:
             exceptions.raise_from_response(response)
@@ -779,8 +769,6 @@ class OpenStackCloud:
 #: (doubling): 1 + 2 + 4 + 8 s for a deleted server's port to go.
 IN_USE_ATTEMPTS = 5
 IN_USE_FIRST_DELAY = 1.0
-#: IP protocol numbers Neutron keeps as given, by the names declstack compares.
-_PROTOCOL_NAMES = {"1": "icmp", "6": "tcp", "17": "udp"}
 _RULE_EXISTS = re.compile(r"Rule id is (?P<id>[^\s.]+)")
 
 
@@ -839,16 +827,6 @@ def _rule_body(group_id: str, rule: Rule) -> dict[str, Any]:
     return item
 
 
-def _protocol(value: object) -> str | None:
-    """None for any (null or "any"); Neutron keeps 6/17/1 as sent, read them as names."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text in ("", "any"):
-        return None
-    return _PROTOCOL_NAMES.get(text, text)
-
-
 def _port(value: object) -> int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -858,26 +836,22 @@ def _port(value: object) -> int | None:
         return None
 
 
-def _prefix(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return str(ipaddress.ip_network(str(value), strict=False))
-    except ValueError:
-        return str(value)
-
-
 def to_rule(rule: dict[str, Any]) -> Rule:
-    """One Neutron rule body as declstack's `Rule` (remote group as its id)."""
+    """One Neutron rule body as declstack's `Rule` (remote group as its id), in the
+    canonical form the planner compares (protocol numbers as names, normalised CIDRs)."""
     remote_group = rule.get("remote_group_id")
-    return Rule(
-        direction=str(rule.get("direction") or "ingress"),
-        ethertype=str(rule.get("ethertype") or "IPv4"),
-        protocol=_protocol(rule.get("protocol")),
-        port_min=_port(rule.get("port_range_min")),
-        port_max=_port(rule.get("port_range_max")),
-        remote_ip_prefix=_prefix(rule.get("remote_ip_prefix")),
-        remote_group=str(remote_group) if remote_group else None,
+    protocol = rule.get("protocol")
+    prefix = rule.get("remote_ip_prefix")
+    return canonical_rule(
+        Rule(
+            direction=str(rule.get("direction") or "ingress"),
+            ethertype=str(rule.get("ethertype") or "IPv4"),
+            protocol=str(protocol) if protocol not in (None, "") else None,
+            port_min=_port(rule.get("port_range_min")),
+            port_max=_port(rule.get("port_range_max")),
+            remote_ip_prefix=str(prefix) if prefix not in (None, "") else None,
+            remote_group=str(remote_group) if remote_group else None,
+        )
     )
 
 
@@ -952,11 +926,3 @@ def _at_least(version: str | None, major: int, minor: int) -> bool:
     """Whether a negotiated microversion ("2.96"; None: the base 2.0/2.1) is >= major.minor."""
     found = re.fullmatch(r"(\d+)\.(\d+)", version or "")
     return found is not None and (int(found.group(1)), int(found.group(2))) >= (major, minor)
-
-
-def _nova_message(body: dict[str, Any], default: str) -> str:
-    """The message of a Nova error body ({"conflictingRequest": {"message": ...}})."""
-    for value in body.values():
-        if isinstance(value, dict) and value.get("message"):
-            return str(value["message"])
-    return default

@@ -104,7 +104,7 @@ def _never_connected(exc: BaseException) -> bool:
     return False
 
 
-def _nova_message(body: object) -> str | None:
+def error_message(body: object) -> str | None:
     """The message out of Nova/Keystone/Neutron error bodies ({"itemNotFound": {...}})."""
     if not isinstance(body, dict):
         return None
@@ -150,7 +150,7 @@ def classify(exc: BaseException) -> Classified:
             body = response.json()
         except (ValueError, json.JSONDecodeError, AttributeError):
             body = None
-    message = _nova_message(body) or str(getattr(exc, "details", None) or exc) or type(exc).__name__
+    message = error_message(body) or str(getattr(exc, "details", None) or exc) or type(exc).__name__
     if isinstance(status, int):
         retry_after = _retry_after(getattr(response, "headers", None), body)
         # A 413 without retryAfter is a size or (old Nova) quota limit, not a rate limit.

@@ -3,6 +3,7 @@ and the Neutron answers they rely on (bulk rules, tags only after the create).""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,11 +62,12 @@ def test_a_group_made_tagged_given_rules_and_deleted(adapter: OpenStackCloud) ->
     assert (web.id, web.description, web.tags) == (group_id, "web tier", (stack_tag("demo"),))
     assert web.project_id
     assert _named(groups, "default").tags == ()
-    # The two egress rules Neutron gives every new group, then ours.
+    # The two egress rules Neutron gives every new group, then ours, listed in the
+    # canonical form the planner compares (0.0.0.0/0 is "anyone": no prefix).
     assert [r.rule for r in web.rules] == [
         Rule(direction="egress"),
         Rule(direction="egress", ethertype="IPv6"),
-        SSH,
+        dataclasses.replace(SSH, remote_ip_prefix=None),
         Rule(
             direction="egress",
             protocol="udp",

@@ -44,7 +44,9 @@ class Compute:
         self.answers = answers
         self.queries: list[dict[str, str]] = []
 
-    def get(self, path: str, params: dict[str, str], microversion: str | None) -> Any:
+    def get(
+        self, path: str, params: dict[str, str], microversion: str | None, raise_exc: bool = True
+    ) -> Any:
         self.queries.append(dict(params))
         return self.answers[min(len(self.queries), len(self.answers)) - 1]
 
