@@ -618,18 +618,17 @@ class OpenStackCloud:
         final = tuple(sorted(str(t) for t in (answered if isinstance(answered, list) else tags)))
         return dataclasses.replace(observed, tags=final)
 
-    def server_port(self, server_id: str) -> str | None:
-        """The id of the server's first port (Neutron's list order), or None."""
-        _, body = self._retrying(
-            f"list ports of server {server_id}",
-            functools.partial(self._neutron, "get", "/ports", params={"device_id": server_id}),
-        )
-        ports = [
-            p
-            for p in body.get("ports") or []
-            if isinstance(p, dict) and p.get("id") and p.get("device_id") in (None, server_id)
-        ]
-        return str(ports[0]["id"]) if ports else None
+    def server_ports(self) -> dict[str, str]:
+        """Server id -> its first port (Neutron's list order), from one paged list of
+        the project's ports: one request for all the IPs an apply places, not one per
+        server."""
+        ports = self._paged("list ports", functools.partial(self._neutron_page, "/ports"), "ports")
+        first: dict[str, str] = {}
+        for port in ports:
+            device = str(port.get("device_id") or "")
+            if port.get("id") and str(port.get("device_owner") or "").startswith("compute:"):
+                first.setdefault(device, str(port["id"]))
+        return first
 
     def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:
         """Put the floating IP on the port (moving it if it is on another one)."""

@@ -95,8 +95,8 @@ class CloudPort(Protocol):
         `server` (both tags set). Never left untagged: released again if tagging fails."""
         ...
 
-    def server_port(self, server_id: str) -> str | None:
-        """The id of the server's first port (None: it has none), to associate an IP with."""
+    def server_ports(self) -> dict[str, str]:
+        """Server id -> its first port, to associate IPs with (one paged list)."""
         ...
 
     def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:

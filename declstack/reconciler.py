@@ -244,6 +244,8 @@ class Reconciler:
         self, fips: list[Keyed], up: Mapping[str, str | None]
     ) -> dict[int, Result]:
         """Allocate (and tag) the new ones, then associate each with its server's port."""
+        placing = [(k, c) for k, c in fips if c.action in (Action.CREATE, Action.UPDATE)]
+        ports = self._cloud.server_ports() if placing else {}
 
         def place(key: int, change: Change) -> Result:
             payload = change.floating_ip
@@ -251,7 +253,7 @@ class Reconciler:
             server_id = up.get(payload.server)
             if server_id is None:
                 raise UserError(f"server.{payload.server} is not up, so its floating IP waits")
-            port = self._cloud.server_port(server_id)
+            port = ports.get(server_id)
             if port is None:
                 raise UserError(f"server.{payload.server} has no port to put a floating IP on")
             if change.action is Action.CREATE:
@@ -265,7 +267,6 @@ class Reconciler:
             self._cloud.associate_floating_ip(fip.id, port)
             return Result(change.address, change.action, True, f"{fip.address} {verb}", fip.id)
 
-        placing = [(k, c) for k, c in fips if c.action in (Action.CREATE, Action.UPDATE)]
         results = self._parallel(placing, place, "")
         for _, result in sorted(results.items()):
             self._report(result)

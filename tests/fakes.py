@@ -268,8 +268,9 @@ class FakeCloud:
         self.fips[fip.id] = fip
         return fip
 
-    def server_port(self, server_id: str) -> str | None:
-        return f"port-{server_id}" if server_id in self.servers else None
+    def server_ports(self) -> dict[str, str]:
+        self.calls.append("list-ports")
+        return {server_id: f"port-{server_id}" for server_id in self.servers}
 
     def associate_floating_ip(self, floating_ip_id: str, port_id: str) -> None:
         self.calls.append(f"associate {floating_ip_id}")

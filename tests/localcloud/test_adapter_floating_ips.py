@@ -62,7 +62,7 @@ def test_an_ip_made_tagged_associated_disassociated_and_released(
     assert set(created.tags) == TAGS
     assert _listed(adapter, created.id) == created
 
-    port_id = adapter.server_port(server_id)
+    port_id = adapter.server_ports().get(server_id)
     assert port_id is not None
     adapter.associate_floating_ip(created.id, port_id)
     adapter.associate_floating_ip(created.id, port_id)  # again: same answer

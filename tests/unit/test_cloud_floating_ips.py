@@ -209,13 +209,20 @@ def test_an_answer_without_an_id_is_an_error() -> None:
     assert len(network.sent) == 1
 
 
-def test_the_servers_first_port() -> None:
-    ports = {"ports": [{"id": "p1", "device_id": "s1"}, {"id": "p2", "device_id": "s1"}]}
-    network = Network([response(200, ports), response(200, {"ports": []})])
+def test_each_servers_first_port_from_one_list() -> None:
+    ports = {
+        "ports": [
+            {"id": "p1", "device_id": "s1", "device_owner": "compute:nova"},
+            {"id": "p2", "device_id": "s1", "device_owner": "compute:nova"},
+            {"id": "p3", "device_id": "r1", "device_owner": "network:router_interface"},
+        ]
+    }
+    network = Network([response(200, ports)])
     cloud = adapter(network)
-    assert cloud.server_port("s1") == "p1"
-    assert cloud.server_port("s2") is None
-    assert network.sent[0] == Sent("GET", "/ports", {"device_id": "s1"}, None)
+    found = cloud.server_ports()
+    assert found == {"s1": "p1"}, "the first port of each server; the router is no server"
+    assert "s2" not in found
+    assert network.sent == [Sent("GET", "/ports", {"limit": "1000"}, None)]
 
 
 def test_associate_and_disassociate_put_the_port() -> None:

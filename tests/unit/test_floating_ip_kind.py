@@ -41,6 +41,7 @@ def test_every_replica_gets_its_own_ip_and_a_second_plan_is_a_no_op() -> None:
     the_spec = spec(with_ip("a"), with_ip("b"))
     apply(cloud, the_spec)
     assert sorted(ips(cloud).values()) == ["a", "b"]
+    assert cloud.calls.count("list-ports") == 1, "one list of ports, not one call per server"
     again = make_plan(the_spec, cloud)
     assert not again.has_changes, again.changes
     assert "list-external" not in cloud.calls[-4:], "no network listing when nothing is allocated"
