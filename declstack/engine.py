@@ -7,6 +7,8 @@ differently from the real thing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
@@ -57,11 +59,8 @@ def with_groups(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
     groups), and the ids servers mean when they name one of them."""
     groups = cloud.list_security_groups()
     changes, problems = security_group.plan_security_groups(spec, groups)
-    return dataclasses.replace(
-        plan,
-        changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
-        diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
-        group_ids=frozen_map(security_group.group_ids(spec, groups)),
+    return _merged(
+        plan, changes, problems, group_ids=frozen_map(security_group.group_ids(spec, groups))
     )
 
 
@@ -96,19 +95,22 @@ def with_floating_ips(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
     if any(c.action is Action.CREATE for c in changes):
         changes, more = floating_ip.resolve_networks(changes, cloud.external_networks())
         problems += more
-    return dataclasses.replace(
-        plan,
-        changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
-        diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
-    )
+    return _merged(plan, changes, problems)
 
 
 def with_keypairs(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
     """Add the changes of the stack's own key pairs (one list of the user's key pairs)."""
     changes, problems = keypair.plan_keypairs(spec, cloud.list_keypairs())
+    return _merged(plan, changes, problems, own_keypairs=frozenset(k.name for k in spec.keypairs))
+
+
+def _merged(
+    plan: Plan, changes: Sequence[Change], problems: Sequence[Diagnostic], **fields: Any
+) -> Plan:
+    """`plan` with one kind's changes and problems added, in plan order."""
     return dataclasses.replace(
         plan,
         changes=tuple(sorted((*plan.changes, *changes), key=planner.change_key)),
         diagnostics=tuple(sorted((*plan.diagnostics, *problems), key=planner.diagnostic_key)),
-        own_keypairs=frozenset(k.name for k in spec.keypairs),
+        **fields,
     )

@@ -12,6 +12,7 @@ Associations happen after the servers are ACTIVE; releases before servers go.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -185,12 +186,10 @@ def resolve_networks(
             continue
         assert network is not None
         resolved.append(
-            Change(
-                change.name,
-                change.action,
-                f"not in the cloud; allocate from {network.name}",
-                kind=Kind.FLOATING_IP,
-                floating_ip=FloatingIpChange(server=payload.server, network=network.id),
+            dataclasses.replace(
+                change,
+                reason=f"not in the cloud; allocate from {network.name}",
+                floating_ip=dataclasses.replace(payload, network=network.id),
             )
         )
     return resolved, problems

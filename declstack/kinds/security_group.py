@@ -149,7 +149,7 @@ def plan_security_groups(
                     )
                 )
                 continue
-            rules.append(_with_remote(rule, target))
+            rules.append(dataclasses.replace(rule, remote_group=target))
         group = owned.get(desired.name, [])
         if not group:
             add = tuple(r for r in rules if r not in DEFAULT_EGRESS)
@@ -199,18 +199,6 @@ def _diff(desired: DesiredSecurityGroup, kept: ObservedSecurityGroup, rules: lis
 
 def _key(item: tuple[Rule, object]) -> str:
     return item[0].describe()
-
-
-def _with_remote(rule: Rule, target: str | None) -> Rule:
-    return Rule(
-        direction=rule.direction,
-        ethertype=rule.ethertype,
-        protocol=rule.protocol,
-        port_min=rule.port_min,
-        port_max=rule.port_max,
-        remote_ip_prefix=rule.remote_ip_prefix,
-        remote_group=target,
-    )
 
 
 def _change(name: str, action: Action, reason: str, group: GroupChange) -> Change:
