@@ -45,7 +45,8 @@ class Result:
     action: Action
     ok: bool
     message: str
-    server_id: str | None = None
+    #: The id (a key pair's name) of the resource the change made or acted on.
+    resource_id: str | None = None
     #: The server was built but went to ERROR: a fresh one may well boot.
     in_error: bool = False
 
@@ -180,7 +181,7 @@ class Reconciler:
         results.update(servers)
         # Floating IPs are put on servers once those are ACTIVE.
         up = {
-            c.name: (servers[k].server_id if k in servers else None)
+            c.name: (servers[k].resource_id if k in servers else None)
             or (c.before.id if c.before else None)
             for k, c in items
             if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
@@ -306,7 +307,7 @@ class Reconciler:
             old = old_gone[k]
             message = "has been replaced" if old.ok else f"new server is up, but {old.message}"
             results[k] = Result(
-                change.address, change.action, old.ok, message, created[k].server_id
+                change.address, change.action, old.ok, message, created[k].resource_id
             )
             self._report(results[k])
         return results
@@ -342,7 +343,7 @@ class Reconciler:
             payload = change.group
             if key in made and not made[key].ok:
                 return made[key]
-            group_id = made[key].server_id if key in made else None
+            group_id = made[key].resource_id if key in made else None
             group_id = group_id or (payload.before.id if payload.before else None)
             assert group_id is not None
             wanted = [
@@ -389,7 +390,7 @@ class Reconciler:
         drop: dict[int, tuple[ObservedRule, ...]] = {}
         for k, change in manage.items():
             assert change.group is not None and change.group.after is not None
-            group = listed.get(made[k].server_id or "")
+            group = listed.get(made[k].resource_id or "")
             wanted = change.group.after.rules
             drop[k] = tuple(
                 r
@@ -440,7 +441,7 @@ class Reconciler:
                 self._sent[key] = change
                 if result.ok and doing:
                     self._emit(
-                        Event(result.address, f"{result.address}: {doing} {result.server_id}")
+                        Event(result.address, f"{result.address}: {doing} {result.resource_id}")
                     )
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -572,7 +573,9 @@ class Reconciler:
             gone = self._request_and_wait(
                 stack,
                 again,
-                functools.partial(self._delete_listed, {k: r.server_id for k, r in broken.items()}),
+                functools.partial(
+                    self._delete_listed, {k: r.resource_id for k, r in broken.items()}
+                ),
                 doing="deleting",
                 judge=judge_gone,
                 timeout=self._settings.delete_timeout,
@@ -621,7 +624,7 @@ class Reconciler:
 
         requested = self._parallel(changes, request, doing)
         requested.update(already or {})
-        ids = {r.server_id: k for k, r in sorted(requested.items()) if r.ok and r.server_id}
+        ids = {r.resource_id: k for k, r in sorted(requested.items()) if r.ok and r.resource_id}
         addresses = {server_id: requested[k].address for server_id, k in ids.items()}
         outcomes = self._wait(stack, addresses, judge, timeout, doing)
         results = dict(requested)
