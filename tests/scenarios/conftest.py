@@ -14,9 +14,10 @@ behind declstack's back (a server deleted or created by somebody else).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import openstack
 import pytest
 import yaml
+from openstack.exceptions import ConflictException
 from typer.testing import CliRunner, Result
 
 from declstack.cli import app
@@ -221,6 +223,38 @@ class Stack:
     def names(self) -> Counter[str]:
         """How many live servers the stack owns per name."""
         return Counter(s.name for s in self.live())
+
+
+def when_free(delete: Callable[[], object], timeout: float = 60) -> None:
+    """Run a Neutron delete, again while it answers 409 "in use": a deleted server's
+    port can take a moment to go on the real services."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            delete()
+            return
+        except ConflictException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def floating_address(stack: Stack, name: str, timeout: float = 30) -> str | None:
+    """The floating address Nova shows on server `name` (Neutron tells Nova within
+    seconds on the real services), or None once `timeout` has passed."""
+    conn = stack.target.connection()
+    deadline = time.monotonic() + timeout
+    while True:
+        server = conn.compute.get_server(stack.servers()[name].id)
+        found = [
+            a["addr"]
+            for entries in server.addresses.values()
+            for a in entries
+            if a.get("OS-EXT-IPS:type") == "floating"
+        ]
+        if found or time.monotonic() > deadline:
+            return found[0] if found else None
+        time.sleep(0.3)
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ IP, so the scenario uses a network of the test's own project, as a user would.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from openstack.exceptions import ConflictException
 
-from tests.scenarios.conftest import Stack, Target
+from tests.scenarios.conftest import Stack, Target, when_free
 
 
 @pytest.fixture
@@ -27,16 +25,12 @@ def own_network(target: Target) -> Iterator[str]:
         network_id=network.id, ip_version=4, cidr="192.168.77.0/24", enable_dhcp=False
     )
     yield network.name
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn.network.delete_subnet(subnet, ignore_missing=True)
-            conn.network.delete_network(network, ignore_missing=True)
-            return
-        except ConflictException:  # the server's port goes once its delete completes
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    when_free(
+        lambda: (
+            conn.network.delete_subnet(subnet, ignore_missing=True),
+            conn.network.delete_network(network, ignore_missing=True),
+        )
+    )
 
 
 def addresses(stack: Stack, name: str) -> list[str]:

@@ -3,13 +3,12 @@ scale-down and destroy; a claimed address is associated and never released."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.scenarios.conftest import Stack, Target
+from tests.scenarios.conftest import Stack, Target, floating_address
 
 
 @pytest.fixture
@@ -31,23 +30,6 @@ def owned_ips(stack: Stack) -> dict[str, Any]:
     }
 
 
-def floating_on(stack: Stack, name: str, timeout: float = 30) -> str | None:
-    """The floating address Nova shows on the server (Neutron tells Nova within seconds)."""
-    conn = stack.target.connection()
-    deadline = time.monotonic() + timeout
-    while True:
-        server = conn.compute.get_server(stack.servers()[name].id)
-        found = [
-            a["addr"]
-            for entries in server.addresses.values()
-            for a in entries
-            if a.get("OS-EXT-IPS:type") == "floating"
-        ]
-        if found or time.monotonic() > deadline:
-            return found[0] if found else None
-        time.sleep(0.3)
-
-
 def test_floating_ips_follow_their_servers(unowned_ip: Any, stack: Stack) -> None:
     web = {"name": "web", "count": 2, "floating_ip": True}
     claimer = {"name": "claimer", "floating_ip": {"address": unowned_ip.floating_ip_address}}
@@ -55,8 +37,8 @@ def test_floating_ips_follow_their_servers(unowned_ip: Any, stack: Stack) -> Non
     stack.ok("apply", "--yes")
     owned = owned_ips(stack)
     assert set(owned) == {"web-1", "web-2"}
-    assert floating_on(stack, "web-1") == owned["web-1"].floating_ip_address
-    assert floating_on(stack, "claimer") == unowned_ip.floating_ip_address
+    assert floating_address(stack, "web-1") == owned["web-1"].floating_ip_address
+    assert floating_address(stack, "claimer") == unowned_ip.floating_ip_address
     assert stack.ok("plan", "--detailed-exitcode").exit_code == 0
 
     # Replace the web servers (another flavor): each new one gets the same address.
@@ -68,7 +50,7 @@ def test_floating_ips_follow_their_servers(unowned_ip: Any, stack: Stack) -> Non
     stack.ok("apply", "--yes")
     for name in ("web-1", "web-2"):
         assert stack.servers()[name].id != old[name]
-        assert floating_on(stack, name) == owned[name].floating_ip_address
+        assert floating_address(stack, name) == owned[name].floating_ip_address
 
     # Scale down: web-2's address is released; the claimed one stays with claimer.
     stack.write([{**resized, "count": 1}, claimer])

@@ -12,16 +12,14 @@ nothing else.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import yaml
-from openstack.exceptions import ConflictException
 
-from tests.scenarios.conftest import REPO, Stack, Target
+from tests.scenarios.conftest import REPO, Stack, Target, floating_address, when_free
 
 PUBLIC_KEY = (REPO / "specs" / "deploy.pub").read_text().strip()
 
@@ -45,15 +43,7 @@ def strangers(target: Target, stack: Stack) -> Iterator[Strangers]:
     yield Strangers(group, keypair, fip)
     conn.compute.delete_keypair(keypair, ignore_missing=True)
     conn.network.delete_ip(fip, ignore_missing=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn.network.delete_security_group(group, ignore_missing=True)
-            return
-        except ConflictException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    when_free(lambda: conn.network.delete_security_group(group, ignore_missing=True))
 
 
 def spec(
@@ -112,22 +102,6 @@ def owned(stack: Stack) -> dict[str, set[str]]:
     }
 
 
-def fip_of(stack: Stack, name: str, timeout: float = 30) -> str | None:
-    conn = stack.target.connection()
-    deadline = time.monotonic() + timeout
-    while True:
-        server = conn.compute.get_server(stack.servers()[name].id)
-        found = [
-            a["addr"]
-            for entries in server.addresses.values()
-            for a in entries
-            if a.get("OS-EXT-IPS:type") == "floating"
-        ]
-        if found or time.monotonic() > deadline:
-            return found[0] if found else None
-        time.sleep(0.3)
-
-
 SSH = {"protocol": "tcp", "port": 22}
 HTTPS = {"protocol": "tcp", "port": 443}
 HTTP = {"protocol": "tcp", "port": 80}
@@ -139,9 +113,9 @@ def test_a_stack_people_can_reach(strangers: Strangers, stack: Stack) -> None:
     have = owned(stack)
     assert have["groups"] == {"web", "app"} and have["keypairs"] == {f"{stack.name}-ops"}
     assert len(have["ips"]) == 3
-    addresses = {name: fip_of(stack, name) for name in ("web-1", "web-2", "web-3")}
+    addresses = {name: floating_address(stack, name) for name in ("web-1", "web-2", "web-3")}
     assert set(addresses.values()) == have["ips"]
-    assert fip_of(stack, "app") == strangers.fip.floating_ip_address
+    assert floating_address(stack, "app") == strangers.fip.floating_ip_address
     assert stack.ok("plan", "--detailed-exitcode").exit_code == 0
 
     ids = {name: s.id for name, s in stack.servers().items()}
@@ -157,7 +131,7 @@ def test_a_stack_people_can_reach(strangers: Strangers, stack: Stack) -> None:
     stack.ok("apply", "--yes")
     for name in ("web-1", "web-2", "web-3"):
         assert stack.servers()[name].id != ids[name]
-        assert fip_of(stack, name) == addresses[name]
+        assert floating_address(stack, name) == addresses[name]
     assert stack.ok("plan", "--detailed-exitcode").exit_code == 0
 
     # Scale 3 -> 2: web-3 and its address go; the others keep theirs.

@@ -4,14 +4,12 @@ destroy while the stranger survives."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from openstack.exceptions import ConflictException
 
-from tests.scenarios.conftest import Stack, Target
+from tests.scenarios.conftest import Stack, Target, when_free
 
 
 @pytest.fixture
@@ -20,15 +18,7 @@ def stranger(target: Target) -> Iterator[Any]:
     conn = target.connection()
     group = conn.network.create_security_group(name="web", description="not the stack's")
     yield group
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn.network.delete_security_group(group, ignore_missing=True)
-            return
-        except ConflictException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    when_free(lambda: conn.network.delete_security_group(group, ignore_missing=True))
 
 
 def groups_of(stack: Stack) -> dict[str, Any]:

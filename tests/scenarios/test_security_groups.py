@@ -3,14 +3,12 @@ never by replacing the server; a group removed by hand is put back."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from openstack.exceptions import ConflictException
 
-from tests.scenarios.conftest import Stack, Target
+from tests.scenarios.conftest import Stack, Target, when_free
 
 
 @pytest.fixture
@@ -22,15 +20,7 @@ def extra_group(target: Target) -> Iterator[str]:
     name = f"t-sg-{uuid.uuid4().hex[:8]}"
     group = conn.network.create_security_group(name=name, description="declstack test")
     yield name
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            conn.network.delete_security_group(group, ignore_missing=True)
-            return
-        except ConflictException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    when_free(lambda: conn.network.delete_security_group(group, ignore_missing=True))
 
 
 def groups_of(stack: Stack, name: str) -> set[str]:
