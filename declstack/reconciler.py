@@ -538,6 +538,7 @@ class Reconciler:
                 create,
                 doing="creating",
                 judge=judge_active,
+                vanished=(State.FAILED, "was deleted while building (no longer listed)"),
                 timeout=self._settings.create_timeout,
                 target="ACTIVE",
                 done=done,
@@ -614,6 +615,7 @@ class Reconciler:
         target: str,
         done: Callable[[Action, float], str],
         already: Mapping[int, Result] | None = None,
+        vanished: tuple[State, str] | None = None,
     ) -> dict[int, Result]:
         """Send one request per change (returning the server id), then wait for all of
         them (and for `already` requested ones) until `judge` says done or failed."""
@@ -626,7 +628,7 @@ class Reconciler:
         requested.update(already or {})
         ids = {r.resource_id: k for k, r in sorted(requested.items()) if r.ok and r.resource_id}
         addresses = {server_id: requested[k].address for server_id, k in ids.items()}
-        outcomes = self._wait(stack, addresses, judge, timeout, doing)
+        outcomes = self._wait(stack, addresses, judge, timeout, doing, vanished)
         results = dict(requested)
         for server_id, k in ids.items():
             outcome, asked = outcomes[server_id], requested[k]
@@ -655,6 +657,7 @@ class Reconciler:
         judge: Callable[[ObservedServer | None], tuple[State, str]],
         timeout: float,
         doing: str,
+        vanished: tuple[State, str] | None = None,
     ) -> dict[str, Outcome[ObservedServer]]:
         """Wait for servers (by id) with one list call per round for the whole stack."""
         if not addresses:
@@ -669,7 +672,13 @@ class Reconciler:
                 self._emit(Event(name, f"{name}: {doing}, {outcome.detail}"))
 
         return wait_all(
-            addresses, poll, judge, timeout=timeout, clock=self._clock, on_change=on_change
+            addresses,
+            poll,
+            judge,
+            timeout=timeout,
+            clock=self._clock,
+            on_change=on_change,
+            vanished=vanished,
         )
 
 

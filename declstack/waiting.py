@@ -70,15 +70,19 @@ def wait_all(
     backoff: Backoff | None = None,
     clock: Clock = SYSTEM_CLOCK,
     on_change: Callable[[K, Outcome[V]], None] | None = None,
+    vanished: tuple[State, str] | None = None,
 ) -> dict[K, Outcome[V]]:
     """Poll until every key is DONE or FAILED, or `timeout` seconds have passed.
 
     `poll` returns the current value per key (a missing key means "not seen");
     `judge` turns a value into a state and a detail. `on_change` is called
-    whenever a key's state or detail changes, for progress display.
+    whenever a key's state or detail changes, for progress display. A key that
+    was seen and then is missing gets `vanished` instead of `judge(None)`, when
+    given (a server deleted under a wait for it to boot ends that wait at once).
     """
     start = clock.now()
     pending = dict.fromkeys(keys, (State.PENDING, ""))
+    seen: set[K] = set()
     results: dict[K, Outcome[V]] = {}
     intervals = iter((backoff or Backoff()).intervals())
     while pending:
@@ -86,7 +90,12 @@ def wait_all(
         elapsed = clock.now() - start
         for key in list(pending):
             value = snapshot.get(key)
-            state, detail = judge(value)
+            if value is not None:
+                seen.add(key)
+            if value is None and key in seen and vanished is not None:
+                state, detail = vanished
+            else:
+                state, detail = judge(value)
             if (state, detail) != pending[key] and on_change is not None:
                 on_change(key, Outcome(state, detail, value, elapsed))
             if state in (State.DONE, State.FAILED):

@@ -72,3 +72,27 @@ def test_on_change_reports_transitions_only() -> None:
         on_change=lambda key, outcome: seen.append((key, outcome.detail)),
     )
     assert seen == [("a", "building"), ("a", "spawning"), ("a", "ok")]
+
+
+def test_a_key_seen_then_missing_ends_at_once_when_vanished_is_given() -> None:
+    fake = FakeClock()
+    script: list[Mapping[str, str]] = [{"a": "building"}, {}]
+    polls = 0
+
+    def poll() -> Mapping[str, str]:
+        nonlocal polls
+        polls += 1
+        return script[min(polls - 1, len(script) - 1)]
+
+    results = wait_all(
+        ["a", "never"],
+        poll,
+        judge,
+        timeout=600,
+        backoff=Backoff(1, 1, 1),
+        clock=fake.clock(),
+        vanished=(State.FAILED, "deleted under us"),
+    )
+    assert results["a"].state is State.FAILED and results["a"].detail == "deleted under us"
+    assert results["a"].seconds == 1  # the second round, not after the timeout
+    assert results["never"].state is State.TIMED_OUT  # never seen: judged as before
