@@ -13,13 +13,23 @@ from typing import Any
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
 from declstack.kinds import floating_ip, keypair, security_group
-from declstack.model import Action, Change, Diagnostic, Kind, Plan, Spec, frozen_map
+from declstack.model import (
+    Action,
+    Change,
+    Diagnostic,
+    Kind,
+    Plan,
+    PlanOptions,
+    Spec,
+    frozen_map,
+)
 from declstack.port import CloudPort
 
 
-def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
+def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOptions()) -> Plan:
     """Observe the stack's servers (and same-named strangers), security groups, key pairs
-    and floating IPs (one list each), plan every kind, resolve references."""
+    and floating IPs (one list each), plan every kind, keep what `options.targets` name,
+    resolve references, and refuse more deletions than the limit allows."""
     observed = cloud.list_stack_servers(spec.stack)
     # Same-named strangers matter only for servers about to be created: a converged
     # plan skips that listing of the whole project.
@@ -28,15 +38,22 @@ def make_plan(spec: Spec, cloud: CloudPort) -> Plan:
     plan = planner.plan(spec, observed, conflicts)
     for add in (with_groups, with_keypairs, with_floating_ips):
         plan = add(plan, spec, cloud)
+    plan = planner.target(plan, spec, options.targets)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
         plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
-    return plan
+    if options.max_deletions is not None:
+        return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")
+    return planner.limit_deletions(plan, spec.max_deletions, "max_deletions in the spec")
 
 
-def make_destroy_plan(spec: Spec, cloud: CloudPort) -> Plan:
-    """Delete everything the stack owns, except the servers the spec protects (and the
-    security groups and key pairs they still use)."""
+def make_destroy_plan(
+    spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOptions()
+) -> Plan:
+    """Delete everything the stack owns, except the servers the spec or their marker
+    protects (and the security groups and key pairs protected servers of the spec still
+    use); only what `options.targets` name, when given. Destroy is meant to delete: the
+    spec's max_deletions does not apply, only an explicit `options.max_deletions`."""
     observed = cloud.list_stack_servers(spec.stack)
     protected = {s.name for s in spec.servers if s.lifecycle.prevent_destroy}
     kept = [s for s in spec.servers if s.name in protected]
@@ -51,7 +68,8 @@ def make_destroy_plan(spec: Spec, cloud: CloudPort) -> Plan:
     plan = planner.plan(empty, observed)
     for add in (with_groups, with_keypairs, with_floating_ips):
         plan = add(plan, empty, cloud)
-    return protect(plan, protected)
+    plan = planner.target(protect(plan, protected), spec, options.targets)
+    return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")
 
 
 def with_groups(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
@@ -75,7 +93,8 @@ def protect(plan: Plan, protected: set[str]) -> Plan:
             and change.name in protected
         ):
             reason = "prevent_destroy is set in the spec; refusing to destroy it"
-            diagnostics.append(Diagnostic("error", reason, change.address))
+            hint = "remove lifecycle.prevent_destroy from the spec to let destroy delete it"
+            diagnostics.append(Diagnostic("error", reason, change.address, hint))
             change = dataclasses.replace(change, action=Action.NOOP, reason=reason)
         changes.append(change)
     return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))

@@ -238,6 +238,8 @@ class Spec:
     security_groups: tuple[DesiredSecurityGroup, ...] = ()
     keypairs: tuple[DesiredKeypair, ...] = ()
     path: str = "<spec>"
+    #: `max_deletions:`: the most servers a plan may delete or replace (None: no limit).
+    max_deletions: int | None = None
     #: Values read from allowed secret-looking or OS_* variables; plans mask them.
     #: Kept out of repr so a log line or traceback cannot print them.
     sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
@@ -479,6 +481,19 @@ class Diagnostic:
 
 
 @dataclass(frozen=True)
+class PlanOptions:
+    """How a plan is made beyond spec and cloud, so a saved plan can be made again.
+
+    `targets`: `--target` names (`web-1`, `web-*`, `security_group.web`); empty means
+    the whole stack. `max_deletions`: `--max-deletions`; None means the spec's
+    `max_deletions` for plan and apply, and no limit for destroy.
+    """
+
+    targets: tuple[str, ...] = ()
+    max_deletions: int | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """The full set of changes for one stack, and what was found on the way."""
 
@@ -492,6 +507,8 @@ class Plan:
     own_keypairs: frozenset[str] = frozenset()
     #: The spec's sensitive values (`Spec.sensitive`); every rendering masks them.
     sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
+    #: Addresses of the changes `--target` left out of this plan (one per change).
+    left_out: tuple[str, ...] = ()
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -11,7 +11,10 @@ request (so a run killed mid-boot still leaves a recognisable server):
   the cloud never causes a diff, and a name-vs-id comparison never happens;
 - metadata ``declstack:managed-metadata`` / ``declstack:managed-tags``: the user
   keys and tags declstack set, so removing one from the spec removes exactly it
-  and nothing somebody else added.
+  and nothing somebody else added;
+- metadata ``declstack:prevent-destroy`` = ``true`` while the spec's
+  ``lifecycle.prevent_destroy`` is set: the server stays protected when its entry
+  shrinks, goes, or drops the flag in the same change that would delete it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ STACK_KEY = "declstack:stack"
 FINGERPRINT_KEY = "declstack:fingerprint"
 MANAGED_METADATA_KEY = "declstack:managed-metadata"
 MANAGED_TAGS_KEY = "declstack:managed-tags"
+PREVENT_DESTROY_KEY = "declstack:prevent-destroy"
 FINGERPRINT_VERSION = "v1"
 
 #: The attributes hashed into the fingerprint, in its stored order. Never
@@ -171,12 +175,20 @@ def split_names(value: str | None) -> list[str]:
 
 def marker_metadata(stack: str, server: DesiredServer) -> dict[str, str]:
     """The metadata declstack itself sets on a server it creates."""
-    return {
+    marker = {
         STACK_KEY: stack,
         FINGERPRINT_KEY: fingerprint(server),
         MANAGED_METADATA_KEY: join_names(list(server.metadata)),
         MANAGED_TAGS_KEY: join_names(list(server.tags)),
     }
+    if server.lifecycle.prevent_destroy:
+        marker[PREVENT_DESTROY_KEY] = "true"
+    return marker
+
+
+def is_protected(server: ObservedServer) -> bool:
+    """The server carries the prevent_destroy marker (`true`, in any case)."""
+    return server.metadata.get(PREVENT_DESTROY_KEY, "").lower() == "true"
 
 
 def managed_metadata_keys(observed: Mapping[str, str]) -> list[str]:

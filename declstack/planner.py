@@ -8,6 +8,8 @@ not looked up here; `resolve` does that for creates only.
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import json
 import re
 from collections import defaultdict
@@ -26,6 +28,7 @@ from declstack.model import (
     ServerPatch,
     Spec,
     frozen_map,
+    placeholder,
 )
 
 #: Statuses in which declstack updates metadata, tags and description, or replaces.
@@ -65,21 +68,26 @@ def plan(
                 clashes[desired.name] = sorted(conflicts_by_name[desired.name])
             continue
         kept, extras = _pick_kept(group, desired)
+        protects = desired.lifecycle.prevent_destroy
         for extra in extras:
             reason = f"duplicate of {kept.id} (left by an interrupted run)"
-            changes.append(
-                _guard(
-                    Change(desired.name, Action.DELETE, reason, before=extra), desired, diagnostics
-                )
-            )
-        changes.append(_guard(_change_for(desired, kept), desired, diagnostics))
+            change = Change(desired.name, Action.DELETE, reason, before=extra)
+            changes.append(_guard(change, protects, diagnostics))
+        changes.append(_guard(_change_for(desired, kept), protects, diagnostics))
 
+    protected_entries = {
+        s.entry
+        for s in spec.servers
+        if s.lifecycle.prevent_destroy and s.entry is not None and s.entry != s.name
+    }
     for name, group in managed.items():
         if name in desired_names:
             continue
-        changes.extend(
-            Change(name, Action.DELETE, "no longer in the spec", before=server) for server in group
-        )
+        base, _, number = name.rpartition("-")
+        protects = number.isdigit() and base in protected_entries
+        for server in group:
+            change = Change(name, Action.DELETE, "no longer in the spec", before=server)
+            changes.append(_guard(change, protects, diagnostics))
 
     diagnostics.extend(_conflict_warnings(spec.stack, clashes))
     changes.sort(key=change_key)
@@ -170,22 +178,36 @@ def _pick_kept(
     return ordered[0], ordered[1:]
 
 
-def _guard(change: Change, desired: DesiredServer, diagnostics: list[Diagnostic]) -> Change:
-    """Turn a DELETE/REPLACE of a prevent_destroy server into a NOOP plus an error."""
+def _guard(change: Change, spec_protects: bool, diagnostics: list[Diagnostic]) -> Change:
+    """Turn a DELETE/REPLACE of a protected server into a NOOP plus an error.
+
+    Protected: the spec says prevent_destroy (`spec_protects`: its own entry, or the
+    count entry a removed `web-3` came from), or the server carries the marker,
+    which outlives the entry and a flag dropped in the same change.
+    """
     if change.action is not Action.DELETE and not change.action.is_replace:
         return change
-    if not desired.lifecycle.prevent_destroy:
+    recorded = change.before is not None and ownership.is_protected(change.before)
+    if not (spec_protects or recorded):
         return change
     verb = "delete" if change.action is Action.DELETE else "replace"
-    reason = f"prevent_destroy is set; refusing to {verb} it ({change.reason})"
-    diagnostics.append(
-        Diagnostic(
-            "error",
-            f"{change.address}: {reason}",
-            address=change.address,
-            hint="remove lifecycle.prevent_destroy from the spec to allow it, "
-            "or undo the change that requires it",
+    if recorded:
+        reason = (
+            f"prevent_destroy is recorded on the server; refusing to {verb} it ({change.reason})"
         )
+        hint = (
+            "first apply a spec that keeps this server, with lifecycle.prevent_destroy "
+            "removed and nothing else changed for it: that only takes the "
+            f"{ownership.PREVENT_DESTROY_KEY} marker off; after that it can be {verb}d"
+        )
+    else:
+        reason = f"prevent_destroy is set; refusing to {verb} it ({change.reason})"
+        hint = (
+            "remove lifecycle.prevent_destroy from the spec to allow it, "
+            "or undo the change that requires it"
+        )
+    diagnostics.append(
+        Diagnostic("error", f"{change.address}: {reason}", address=change.address, hint=hint)
     )
     return Change(change.name, Action.NOOP, reason, before=change.before, after=change.after)
 
@@ -309,6 +331,13 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         before = f'"{server.description}"' if server.description is not None else "(unset)"
         details.append(f'description: {before} -> "{desired.description}"')
 
+    if desired.lifecycle.prevent_destroy and not ownership.is_protected(server):
+        set_metadata[ownership.PREVENT_DESTROY_KEY] = "true"
+        details.append("prevent_destroy: recorded on the server")
+    elif not desired.lifecycle.prevent_destroy and ownership.PREVENT_DESTROY_KEY in current:
+        delete_metadata = (*delete_metadata, ownership.PREVENT_DESTROY_KEY)
+        details.append("prevent_destroy: marker removed from the server")
+
     patch = ServerPatch(
         set_metadata=frozen_map(set_metadata),
         delete_metadata=delete_metadata,
@@ -363,3 +392,151 @@ def _bookkeeping(
     if recorded == names:
         return {}
     return {key: ownership.join_names(names)}
+
+
+# --- what a whole plan may do: --target and --max-deletions ----------------------------
+
+
+def target(plan: Plan, spec: Spec, targets: Sequence[str]) -> Plan:
+    """Only the changes `targets` name, and what they need to succeed; the others are
+    left out (counted in `Plan.left_out`), and so are the diagnostics about them.
+
+    A target is a server name or pattern (`web-1`, `web-*`) or an address
+    (`security_group.web`, `server.web-*`). A targeted server brings its floating
+    IP's change and the creates of the groups and key pair it names; a floating IP
+    brings the build of its server; a group the creates of the groups its rules
+    name. A target that matches nothing in the spec or the stack is an error.
+    """
+    if not targets:
+        return plan
+    known = {(c.kind, c.name) for c in plan.changes} | _spec_addresses(spec)
+    known |= {_parse_address(d.address) for d in plan.diagnostics if d.address}
+    selected = {
+        f"{kind.value}.{name}"
+        for kind, name in known
+        if any(_matches(t, kind, name) for t in targets)
+    }
+    by_address: dict[str, list[Change]] = defaultdict(list)
+    for change in plan.changes:
+        by_address[change.address].append(change)
+    queue = [c for c in plan.changes if c.address in selected]
+    taken = {id(c) for c in queue}
+    while queue:
+        change = queue.pop()
+        for address in _needs(change):
+            brought = [d for d in by_address.get(address, []) if _brings(change, d)]
+            if change.kind is Kind.SERVER and address.startswith(f"{Kind.FLOATING_IP.value}."):
+                selected.add(address)  # its diagnostics too, even without a change
+            for dependency in brought:
+                selected.add(address)
+                if id(dependency) not in taken:
+                    taken.add(id(dependency))
+                    queue.append(dependency)
+
+    unmatched = [
+        Diagnostic(
+            "error",
+            f'--target "{t}" matches nothing in the spec or among the resources of stack '
+            f'"{plan.stack}"',
+            hint="name a server (web-1), a count group's servers (web-*), or an address: "
+            "server.NAME, security_group.NAME, keypair.NAME, floating_ip.NAME",
+        )
+        for t in targets
+        if not any(_matches(t, kind, name) for kind, name in known)
+    ]
+    kept = tuple(c for c in plan.changes if id(c) in taken)
+    return dataclasses.replace(
+        plan,
+        changes=kept,
+        diagnostics=tuple(
+            sorted(
+                [
+                    *(d for d in plan.diagnostics if d.address is None or d.address in selected),
+                    *unmatched,
+                ],
+                key=diagnostic_key,
+            )
+        ),
+        left_out=tuple(c.address for c in plan.changes if id(c) not in taken and c.is_pending),
+    )
+
+
+def _parse_address(address: str) -> tuple[Kind, str]:
+    """(kind, name) of `<kind>.<name>`; a bare name is a server's."""
+    prefix, dot, name = address.partition(".")
+    kinds = {kind.value: kind for kind in Kind}
+    if dot and prefix in kinds:
+        return kinds[prefix], name
+    return Kind.SERVER, address
+
+
+def _matches(target: str, kind: Kind, name: str) -> bool:
+    """`web-*` matches servers named so, `floating_ip.web-*` their floating IPs."""
+    wanted_kind, pattern = _parse_address(target)
+    return wanted_kind is kind and fnmatch.fnmatchcase(name, pattern)
+
+
+def _spec_addresses(spec: Spec) -> set[tuple[Kind, str]]:
+    """What the spec names, whether or not the plan has a change for it."""
+    found = {(Kind.SERVER, s.name) for s in spec.servers}
+    found |= {(Kind.FLOATING_IP, s.name) for s in spec.servers if s.floating_ip is not None}
+    found |= {(Kind.SECURITY_GROUP, g.name) for g in spec.security_groups}
+    return found | {(Kind.KEYPAIR, k.name) for k in spec.keypairs}
+
+
+def _needs(change: Change) -> list[str]:
+    """The addresses whose changes `change` may need to succeed."""
+    if change.kind is Kind.SERVER:
+        needs = [placeholder(Kind.FLOATING_IP, change.name)]
+        if change.after is not None:
+            needs += [placeholder(Kind.SECURITY_GROUP, g) for g in change.after.security_groups]
+            if change.after.key_name is not None:
+                needs.append(placeholder(Kind.KEYPAIR, change.after.key_name))
+        return needs
+    if change.floating_ip is not None and change.floating_ip.server is not None:
+        return [placeholder(Kind.SERVER, change.floating_ip.server)]
+    if change.group is not None:
+        own = f"{Kind.SECURITY_GROUP.value}."
+        return [
+            rule.remote_group
+            for rule in change.group.add_rules
+            if rule.remote_group is not None and rule.remote_group.startswith(own)
+        ]
+    return []
+
+
+def _brings(change: Change, dependency: Change) -> bool:
+    """A server brings its floating IP's change, whatever it is; anything else only
+    the builds it needs (a group, key pair or server the plan creates)."""
+    if change.kind is Kind.SERVER and dependency.kind is Kind.FLOATING_IP:
+        return True
+    return dependency.action.builds
+
+
+def limit_deletions(plan: Plan, limit: int | None, source: str) -> Plan:
+    """An error when the plan deletes or replaces more than `limit` servers (`source`
+    says where the limit was set), so an emptied spec cannot wipe a fleet."""
+    doomed = [
+        c.name
+        for c in plan.of_kind(Kind.SERVER)
+        if c.action is Action.DELETE or c.action.is_replace
+    ]
+    if limit is None or len(doomed) <= limit:
+        return plan
+    names = ", ".join(doomed[:CONFLICT_NAMES_LISTED])
+    more = (
+        f" and {len(doomed) - CONFLICT_NAMES_LISTED} more"
+        if len(doomed) > CONFLICT_NAMES_LISTED
+        else ""
+    )
+    refusal = Diagnostic(
+        "error",
+        f"this plan deletes or replaces {len(doomed)} servers ({names}{more}), more than "
+        f"the limit of {limit} ({source})",
+        hint="check that the spec is complete (servers it no longer lists are deleted); to "
+        "go ahead, raise the limit (--max-deletions N overrides the spec's max_deletions) "
+        "or narrow the plan with --target",
+    )
+    return dataclasses.replace(
+        plan, diagnostics=tuple(sorted((*plan.diagnostics, refusal), key=diagnostic_key))
+    )

@@ -100,19 +100,24 @@ def masked_plan(plan: Plan) -> Plan:
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 1 to add, ...` or the no-changes sentence."""
+    """`Plan: 1 to add, ...` or the no-changes sentence, and what --target left out."""
+    left_out = (
+        f" {len(plan.left_out)} change(s) outside --target left out." if plan.left_out else ""
+    )
     if not plan.has_changes:
         if plan.errors:
-            return "No changes planned, but there are errors to fix."
+            return "No changes planned, but there are errors to fix." + left_out
         if plan.pending:
             return (
                 f"No changes to make, but {len(plan.pending)} server(s) of stack "
-                f'"{plan.stack}" are still being built; apply would wait for them.'
+                f'"{plan.stack}" are still being built; apply would wait for them.' + left_out
             )
+        if plan.left_out:
+            return "No changes to the targeted resources." + left_out
         return f'No changes. The stack "{plan.stack}" matches the spec.'
     return (
         f"Plan: {plan.count(Action.CREATE)} to add, {plan.count(Action.UPDATE)} to change, "
-        f"{plan.replacements} to replace, {plan.count(Action.DELETE)} to destroy."
+        f"{plan.replacements} to replace, {plan.count(Action.DELETE)} to destroy." + left_out
     )
 
 
@@ -240,7 +245,14 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
     rows += [
         f"metadata.{key}: {_q(before.metadata.get(key))} -> (removed)"
         for key in patch.delete_metadata
+        if not key.startswith(ownership.PREFIX)
     ]
+    if ownership.PREVENT_DESTROY_KEY in patch.set_metadata:
+        rows.append(f"prevent_destroy: recorded ({ownership.PREVENT_DESTROY_KEY} = true)")
+    if ownership.PREVENT_DESTROY_KEY in patch.delete_metadata:
+        rows.append(
+            f"prevent_destroy: no longer recorded ({ownership.PREVENT_DESTROY_KEY} removed)"
+        )
     tag_changes = [f"+{t}" for t in patch.add_tags] + [f"-{t}" for t in patch.remove_tags]
     if tag_changes:
         rows.append("tags: " + " ".join(tag_changes))

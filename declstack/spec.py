@@ -510,10 +510,12 @@ class _Checker:
         cloud = data.get("cloud")
         groups = data.get("security_groups")
         keypairs = data.get("keypairs")
+        max_deletions = data.get("max_deletions")
         return Spec(
             stack=stack if isinstance(stack, str) else "",
             servers=tuple(servers),
             cloud=cloud if isinstance(cloud, str) else None,
+            max_deletions=max_deletions if isinstance(max_deletions, int) else None,
             security_groups=self.security_groups(groups) if isinstance(groups, dict) else (),
             keypairs=self.keypairs(keypairs) if isinstance(keypairs, dict) else (),
             path=self.file,

@@ -355,8 +355,9 @@ ROWS = [
         spec=(desired(lifecycle=Lifecycle(prevent_destroy=True)),),
         observed=(server(desired(), id="id-1"), server(desired(), id="id-2")),
         expected=(
-            ("web-1", Action.NOOP, "up to date"),
             ("web-1", Action.NOOP, "refusing to delete it (duplicate of id-1"),
+            # Built before the marker existed: the kept one gets it in place.
+            ("web-1", Action.UPDATE, "prevent_destroy: recorded on the server"),
         ),
         diagnostics=(("error", "web-1: prevent_destroy is set; refusing to delete it"),),
     ),

@@ -418,7 +418,7 @@ INVALID: list[tuple[str, str, list[str]]] = [
             "spec.yaml:4:1: image: unknown key 'image' (server settings go under 'defaults:' "
             "or an entry of 'servers:')",
             "spec.yaml:5:1: foo: unknown key 'foo' (expected one of: version, stack, cloud, "
-            "defaults, servers, security_groups, keypairs)",
+            "defaults, servers, security_groups, keypairs, max_deletions)",
             "spec.yaml:10:5: servers[0].flavr: unknown key 'flavr' (did you mean 'flavor'?)",
         ],
     ),
