@@ -39,6 +39,7 @@ from declstack.model import (
     frozen_map,
 )
 from declstack.ownership import owner_of, stack_tag
+from declstack.port import BuiltServer, Nic
 from declstack.waiting import SYSTEM_CLOCK, Clock, retry_call
 
 log = logging.getLogger(__name__)
@@ -739,6 +740,53 @@ class OpenStackCloud:
         )
         keypair = body.get("keypair") if status == 200 else None
         return str(keypair.get("public_key") or "") if isinstance(keypair, dict) else None
+
+    # -- import (Nova show, Neutron ports) ------------------------------------
+
+    def get_server(self, server_id: str) -> BuiltServer | None:
+        """One server by id, whoever owns it, with what it was built with: key pair, zone
+        and config drive from Nova's show, networks and fixed IPs from its ports."""
+        status, body = self._retrying(
+            f"show server {server_id}",
+            functools.partial(
+                self._nova, "get", f"/servers/{quote(server_id, safe='')}", accept=(404,)
+            ),
+        )
+        server = body.get("server") if status == 200 else None
+        if not isinstance(server, dict):
+            return None
+        ports = self._paged(
+            f"list the ports of server {server_id}",
+            functools.partial(self._neutron_page, "/ports"),
+            "ports",
+            {"device_id": str(server["id"])},
+        )
+        return BuiltServer(
+            server=to_observed(server),
+            key_name=_optional_text(server.get("key_name")),
+            availability_zone=_optional_text(server.get("OS-EXT-AZ:availability_zone")),
+            # Nova keeps it as a string: "True", or "" when there is none.
+            config_drive=str(server.get("config_drive") or "").lower() in ("true", "1"),
+            nics=tuple(
+                Nic(
+                    network_id=str(port.get("network_id") or ""),
+                    ips=tuple(
+                        str(ip["ip_address"])
+                        for ip in port.get("fixed_ips") or []
+                        if isinstance(ip, dict) and ip.get("ip_address")
+                    ),
+                )
+                for port in ports
+                if str(port.get("device_id") or "") == str(server["id"])
+            ),
+        )
+
+    def import_server(self, server_id: str, patch: ServerPatch) -> None:
+        """The same requests as an in-place update (tags removed, then the metadata with
+        the marker, then tags added), allowed on a server the stack does not own yet."""
+        if patch.add_security_groups or patch.remove_security_groups:
+            raise ValueError("an import never changes a server's security groups")
+        self.update_server(server_id, patch)
 
     def _nova(
         self,

@@ -7,6 +7,7 @@ is the one adapter that implements it with openstacksdk, and tests use fakes.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from declstack.model import (
@@ -20,6 +21,26 @@ from declstack.model import (
     Rule,
     ServerPatch,
 )
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One of a server's ports: its network and fixed IPs (from Neutron, for import)."""
+
+    network_id: str
+    ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuiltServer:
+    """An existing server with what it was built with, as far as the cloud shows it
+    (user_data cannot be read back); what `import` compares with the spec."""
+
+    server: ObservedServer
+    key_name: str | None = None
+    availability_zone: str | None = None
+    config_drive: bool = False
+    nics: tuple[Nic, ...] = ()
 
 
 class CloudPort(Protocol):
@@ -122,4 +143,16 @@ class CloudPort(Protocol):
 
     def delete_keypair(self, name: str) -> None:
         """Delete key pair `name`; one that is already gone is success."""
+        ...
+
+    # -- import: bringing existing servers under a stack --------------------------
+
+    def get_server(self, server_id: str) -> BuiltServer | None:
+        """One server by id with its key pair, zone, config drive and ports (one Nova
+        GET and one Neutron list), whoever owns it; None when there is no such server."""
+        ...
+
+    def import_server(self, server_id: str, patch: ServerPatch) -> None:
+        """Write the stack's marker, fingerprint, metadata and tags onto a server the
+        stack does not own yet: the one call allowed to touch an unowned server."""
         ...

@@ -19,7 +19,8 @@ from declstack.model import (
     ServerPatch,
     frozen_map,
 )
-from declstack.ownership import owner_of, stack_tag
+from declstack.ownership import STACK_KEY, owner_of, stack_tag
+from declstack.port import BuiltServer
 
 
 class FakeCloudError(Exception):
@@ -50,6 +51,7 @@ class FakeCloud:
         self._ids = (f"id-{n:04d}" for n in itertools.count(1))
         self._age: dict[str, int] = {}
         self._deleting: dict[str, int] = {}
+        self.built: dict[str, BuiltServer] = {}  # id -> what import reads besides the server
 
     def add(self, server: ObservedServer) -> ObservedServer:
         self.servers[server.id] = server
@@ -309,3 +311,42 @@ class FakeCloud:
         if "declstack:stack=" not in keypair.public_key:
             raise AssertionError(f"declstack deleted key pair {name} it does not own")
         del self.keypairs[name]
+
+    # --- import ----------------------------------------------------------------------
+
+    def add_built(self, build: BuiltServer) -> BuiltServer:
+        """A server somebody built by hand, with its key pair, zone, drive and ports."""
+        self.add(build.server)
+        self.built[build.server.id] = build
+        return build
+
+    def get_server(self, server_id: str) -> BuiltServer | None:
+        self.calls.append(f"get {server_id}")
+        server = self.servers.get(server_id)
+        if server is None:
+            return None
+        return replace(self.built.get(server_id, BuiltServer(server)), server=server)
+
+    def import_server(self, server_id: str, patch: ServerPatch) -> None:
+        """As `update_server`, on a server nobody (or another stack) owns; it must set the
+        marker and must not touch security groups."""
+        self.calls.append(f"import {server_id}")
+        server = self.servers.get(server_id)
+        if server is None:
+            raise FakeCloudError(f"404 {server_id}")
+        if STACK_KEY not in patch.set_metadata:
+            raise AssertionError(f"an import of {server_id} without the ownership marker")
+        if patch.add_security_groups or patch.remove_security_groups:
+            raise AssertionError(f"an import changed the security groups of {server_id}")
+        if any(len(v) > 255 for v in patch.set_metadata.values()):
+            raise FakeCloudError("400 metadata value too long")
+        metadata = {k: v for k, v in server.metadata.items() if k not in patch.delete_metadata}
+        metadata.update(patch.set_metadata)
+        tags = [t for t in server.tags if t not in patch.remove_tags]
+        tags += [t for t in patch.add_tags if t not in tags]
+        if len(tags) > 50 or any(len(t) > 60 for t in tags):
+            raise FakeCloudError("400 invalid tags")
+        description = patch.description if patch.change_description else server.description
+        self.servers[server_id] = replace(
+            server, metadata=frozen_map(metadata), tags=tuple(tags), description=description
+        )
