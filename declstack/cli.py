@@ -774,6 +774,66 @@ def inventory_command(
     _guarded(work)
 
 
+@app.command("import")
+def import_command(
+    spec_path: SpecArg,
+    servers: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="NAME=SERVER_ID",
+            help="A server's name in the spec (web-2 for the second of `web`) and the id of "
+            "the existing server to take in under it.",
+            show_default=False,
+        ),
+    ] = None,
+    match_names: Annotated[
+        bool,
+        typer.Option(
+            "--match-names",
+            help="Also take in every server no stack owns whose name the spec has "
+            "(one per name; two of one name are refused).",
+        ),
+    ] = False,
+    steal: Annotated[
+        bool, typer.Option("--steal", help="Take named servers even from another stack.")
+    ] = False,
+    cloud: CloudOpt = None,
+    yes: YesOpt = False,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Take existing servers into the stack: add its marker and fingerprint, change nothing
+    else (docs/import.md). The next plan replaces those built otherwise than the spec asks."""
+
+    def work() -> int:
+        from declstack import importing
+
+        pairs = importing.parse_pairs(servers or ())
+        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
+        http = Http(connect=connect_timeout, read=http_timeout)
+        with _open_cloud(spec, cloud, debug, http) as port:
+            the_plan = importing.prepare(spec, pairs, port, match_names=match_names, steal=steal)
+            sys.stdout.write(importing.render_text(the_plan) + "\n")
+            sys.stdout.flush()
+            if not the_plan.adoptions:
+                return EXIT_OK
+            count = len(the_plan.adoptions)
+            _confirm(f"Import these {count} server(s) into stack {spec.stack!r}?", yes)
+            importing.carry_out(
+                the_plan,
+                port,
+                done=lambda adoption: out.print(
+                    importing.outcome_line(the_plan, adoption), markup=False
+                ),
+            )
+        return EXIT_OK
+
+    _guarded(work)
+
+
 @local_cloud_app.command("serve")
 def local_cloud_serve(
     host: Annotated[
