@@ -151,6 +151,15 @@ class OpenStackCloud:
         self._max_attempts = max_attempts
         self._retry_budget = retry_budget
 
+    @property
+    def connection(self) -> Any:
+        """The openstacksdk Connection (for adapters of other ports, such as the lock's)."""
+        return self._conn
+
+    def retrying(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run `call` under this cloud's retry policy (see `_retrying`)."""
+        return self._retrying(action, call, idempotent=idempotent)
+
     def _retrying(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run `call`, retrying what is safe to retry, never past the retry budget."""
         deadline = self._clock.now() + self._retry_budget
