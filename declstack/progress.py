@@ -4,13 +4,18 @@ Outcomes ("web-1 has been created (ACTIVE after 3.1s)") go to stdout as they
 happen. On a terminal, a progress bar on stderr counts them; without one, the
 in-between states are printed for small applies, and a one-line summary every
 few seconds for big ones, so a CI log shows life without a line per poll.
+With `--output json` all of that goes to stderr, and stdout gets one result
+document (`result_document`, docs/apply-result.md).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,7 +27,11 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from declstack.reconciler import ApplyReport, Event, summarize
+from declstack.reconciler import ApplyReport, Event, Result, summarize
+
+#: Version of the JSON result of apply and destroy (docs/apply-result.md): a new field
+#: bumps the minor, a removed or changed one (or a new outcome word) the major.
+RESULT_FORMAT_VERSION = "1.0"
 
 #: Above this many changes, without a terminal, states are summarised, not listed.
 CHATTY_LIMIT = 20
@@ -118,3 +127,73 @@ class ApplyDisplay:
                 self._outcome(result.address, full, result.ok)
         elapsed = time.monotonic() - self._started
         self._out.print(f"{summarize(report.results, verb)} ({elapsed:.1f}s)", markup=False)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the display was made (the start of the apply)."""
+        return time.monotonic() - self._started
+
+
+def outcome_of(result: Result) -> str:
+    """`ok`, `failed` or `timed-out`: how one change ended, in one word."""
+    if result.ok:
+        return "ok"
+    return "timed-out" if result.timed_out else "failed"
+
+
+def result_document(
+    command: str,
+    stack: str | None,
+    results: Sequence[Result] = (),
+    *,
+    seconds: float = 0.0,
+    outcome: str | None = None,
+    error: Mapping[str, Any] | None = None,
+    interrupted: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The result of one apply or destroy (`command`), for `--output json`.
+
+    `outcome` is `ok`, `failed` or `no-changes` from the results unless given
+    (`error`: nothing was changed, `interrupted`: stopped by a signal).
+    """
+    per_outcome = Counter(outcome_of(r) for r in results)
+    if outcome is None:
+        outcome = (
+            "no-changes" if not results else "ok" if per_outcome["ok"] == len(results) else "failed"
+        )
+    return {
+        "format_version": RESULT_FORMAT_VERSION,
+        "command": command,
+        "stack": stack,
+        "outcome": outcome,
+        "changes": [_result_dict(r) for r in results],
+        "totals": {
+            "changes": len(results),
+            "ok": per_outcome["ok"],
+            "failed": per_outcome["failed"],
+            "timed_out": per_outcome["timed-out"],
+            "seconds": round(seconds, 3),
+        },
+        "error": dict(error) if error is not None else None,
+        "interrupted": dict(interrupted) if interrupted is not None else None,
+    }
+
+
+def _result_dict(result: Result) -> dict[str, Any]:
+    kind, _, name = result.address.partition(".")
+    return {
+        "address": result.address,
+        "kind": kind,
+        "name": name,
+        "action": result.action.value,
+        "outcome": outcome_of(result),
+        "resource_id": result.resource_id,
+        "addresses": [{"network": network, "ip": ip} for network, ip in result.addresses],
+        "seconds": result.seconds,
+        "message": result.message,
+    }
+
+
+def render_result_json(document: Mapping[str, Any]) -> str:
+    """Stable JSON: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

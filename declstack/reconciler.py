@@ -49,6 +49,14 @@ class Result:
     resource_id: str | None = None
     #: The server was built but went to ERROR: a fresh one may well boot.
     in_error: bool = False
+    #: The server's addresses (network, ip) once the change is done, where known; a
+    #: floating IP's (network id, address).
+    addresses: tuple[tuple[str, str], ...] = ()
+    #: Seconds from the change's first request (or the start of waiting for a server
+    #: another run left in BUILD) to its outcome.
+    seconds: float | None = None
+    #: Not failed, but still not done when --timeout ran out.
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,9 @@ class Reconciler:
         self._group_ids: dict[str, str] = {}
         self._sent: dict[int, Change] = {}
         self._unanswered: dict[int, Change] = {}
+        #: When each change's first request started, and when its outcome was reported.
+        self._begun: dict[int, float] = {}
+        self._ended: dict[int, float] = {}
         try:
             return self._apply(plan)
         except ApplyInterrupted:
@@ -190,7 +201,12 @@ class Reconciler:
         # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
         results.update(self._keypairs_last(keys))
-        return ApplyReport(tuple(results[k] for k in sorted(results)))
+        finished = self._clock.now()
+        return ApplyReport(tuple(self._timed(k, results[k], finished) for k in sorted(results)))
+
+    def _timed(self, key: int, result: Result, finished: float) -> Result:
+        begun = self._begun.get(key, finished)
+        return replace(result, seconds=round(max(0.0, self._ended.get(key, finished) - begun), 3))
 
     # --- key pairs -------------------------------------------------------------------
 
@@ -205,8 +221,8 @@ class Reconciler:
 
         builds = [(k, c) for k, c in keys if c.action.builds]
         results = self._parallel(builds, make, "")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _keypairs_last(self, keys: list[Keyed]) -> dict[int, Result]:
@@ -215,8 +231,8 @@ class Reconciler:
             return Result(change.address, change.action, True, "has been destroyed", change.name)
 
         results = self._parallel([(k, c) for k, c in keys if c.action is Action.DELETE], delete, "")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     # --- floating IPs ----------------------------------------------------------------
@@ -237,8 +253,8 @@ class Reconciler:
         results = self._parallel(
             [(k, c) for k, c in fips if c.action is Action.DELETE], release, ""
         )
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _place_floating_ips(
@@ -266,11 +282,18 @@ class Reconciler:
                 fip = payload.before
                 verb = "has been associated"
             self._cloud.associate_floating_ip(fip.id, port)
-            return Result(change.address, change.action, True, f"{fip.address} {verb}", fip.id)
+            return Result(
+                change.address,
+                change.action,
+                True,
+                f"{fip.address} {verb}",
+                fip.id,
+                addresses=((fip.network_id, fip.address),),
+            )
 
         results = self._parallel(placing, place, "")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _servers(self, plan: Plan, items: list[Keyed]) -> dict[int, Result]:
@@ -307,9 +330,14 @@ class Reconciler:
             old = old_gone[k]
             message = "has been replaced" if old.ok else f"new server is up, but {old.message}"
             results[k] = Result(
-                change.address, change.action, old.ok, message, created[k].resource_id
+                change.address,
+                change.action,
+                old.ok,
+                message,
+                created[k].resource_id,
+                addresses=created[k].addresses,
             )
-            self._report(results[k])
+            self._report(results[k], k)
         return results
 
     # --- security groups ------------------------------------------------------------
@@ -366,8 +394,8 @@ class Reconciler:
             )
 
         results = self._parallel(updates, rules, "")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _default_egress_to_drop(
@@ -410,8 +438,8 @@ class Reconciler:
             )
 
         results = self._parallel(deletes, delete, "")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _parallel(
@@ -433,7 +461,7 @@ class Reconciler:
         futures: dict[Future[Result], Keyed] = {}
         try:
             for key, change in items:
-                futures[pool.submit(_guard, key, change, work)] = (key, change)
+                futures[pool.submit(self._begin, key, change, work)] = (key, change)
             for future in as_completed(futures):
                 key, change = futures[future]
                 result = future.result()
@@ -458,6 +486,11 @@ class Reconciler:
         pool.shutdown(wait=True)
         return results
 
+    def _begin(self, key: int, change: Change, work: Callable[[int, Change], Result]) -> Result:
+        """Run one change's request on a worker, noting when its first one started."""
+        self._begun.setdefault(key, self._clock.now())
+        return _guard(key, change, work)
+
     def _run_updates(self, updates: list[Keyed]) -> dict[int, Result]:
         def update(key: int, change: Change) -> Result:
             assert change.before is not None and change.patch is not None
@@ -467,12 +500,17 @@ class Reconciler:
             )
             self._cloud.update_server(change.before.id, patch)
             return Result(
-                change.address, change.action, True, "has been updated in place", change.before.id
+                change.address,
+                change.action,
+                True,
+                "has been updated in place",
+                change.before.id,
+                addresses=change.before.addresses,
             )
 
         results = self._parallel(updates, update, "")
-        for result in results.values():
-            self._report(result)
+        for k, result in results.items():
+            self._report(result, k)
         return results
 
     def _delete_and_wait(
@@ -496,9 +534,9 @@ class Reconciler:
             ),
         )
         if not old_half:
-            for _, result in sorted(results.items()):
+            for k, result in sorted(results.items()):
                 if result.action is Action.DELETE:
-                    self._report(result)
+                    self._report(result, k)
         return results
 
     def _create_and_wait(
@@ -525,6 +563,8 @@ class Reconciler:
             )
             return f"has been {verb} (ACTIVE after {seconds:.1f}s)"
 
+        for k, _ in in_build:
+            self._begun.setdefault(k, self._clock.now())
         building = {
             k: Result(c.address, c.action, True, "building", c.before.id)
             for k, c in in_build
@@ -592,8 +632,8 @@ class Reconciler:
             result = results[k]
             tail = f"build {builds[k]} of {limit}; the first {fault}"
             results[k] = replace(result, message=f"{result.message} ({tail})")
-        for _, result in sorted(results.items()):
-            self._report(result)
+        for k, result in sorted(results.items()):
+            self._report(result, k)
         return results
 
     def _delete_listed(self, ids: Mapping[int, str | None], key: int, change: Change) -> str:
@@ -642,11 +682,22 @@ class Reconciler:
             in_error = outcome.state is State.FAILED and bool(
                 outcome.value and outcome.value.is_error
             )
-            results[k] = Result(asked.address, asked.action, ok, message, server_id, in_error)
+            seen = outcome.value
+            results[k] = Result(
+                asked.address,
+                asked.action,
+                ok,
+                message,
+                server_id,
+                in_error,
+                addresses=seen.addresses if seen is not None and not seen.is_gone else (),
+                timed_out=outcome.state is State.TIMED_OUT,
+            )
         return results
 
-    def _report(self, result: Result) -> None:
-        """Tell the display how one change ended."""
+    def _report(self, result: Result, key: int) -> None:
+        """Tell the display how one change ended (and note when, for its seconds)."""
+        self._ended[key] = self._clock.now()
         message = f"{result.address} {result.message}"
         self._emit(Event(result.address, message, final=True, ok=result.ok))
 
