@@ -26,7 +26,7 @@ from rich.markup import escape
 
 from declstack import __version__
 from declstack.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Interrupted, UserError
-from declstack.model import Action, Kind
+from declstack.model import Action, Kind, PlanOptions
 from declstack.spec import SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -104,6 +104,36 @@ AllowOutsideOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", min=1.0, help="Seconds to wait for each batch to boot or go.")
+]
+TargetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        metavar="NAME",
+        help="Only this server (web-1; web-* for a count group) or address (server.web-1, "
+        "security_group.web, keypair.deploy, floating_ip.web-1), with what it needs to "
+        "succeed (repeatable).",
+    ),
+]
+MaxDeletionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-deletions",
+        min=0,
+        metavar="N",
+        help="Refuse a plan that deletes or replaces more than N servers "
+        "(overrides the spec's max_deletions).",
+    ),
+]
+DestroyMaxDeletionsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-deletions",
+        min=0,
+        metavar="N",
+        help="Refuse to destroy more than N servers (the spec's max_deletions does not "
+        "apply to destroy).",
+    ),
 ]
 
 
@@ -418,6 +448,8 @@ def plan(
     show_noop: Annotated[
         bool, typer.Option("--show-unchanged", help="List unchanged servers too.")
     ] = False,
+    targets: TargetOpt = None,
+    max_deletions: MaxDeletionsOpt = None,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -432,7 +464,9 @@ def plan(
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
         with _open_cloud(spec, cloud, debug, http) as port:
-            the_plan = make_plan(spec, port)
+            the_plan = make_plan(
+                spec, port, options=PlanOptions(tuple(targets or ()), max_deletions)
+            )
         _render(the_plan, output, show_noop=show_noop)
         if the_plan.errors:
             return EXIT_ERROR
@@ -531,6 +565,8 @@ def apply(
     yes: YesOpt = False,
     parallelism: ParallelOpt = 10,
     timeout: TimeoutOpt = 900.0,
+    targets: TargetOpt = None,
+    max_deletions: MaxDeletionsOpt = None,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -540,12 +576,13 @@ def apply(
     """Converge the cloud to the spec: create, update, replace and delete what it says."""
     from declstack.engine import make_plan
 
+    options = PlanOptions(tuple(targets or ()), max_deletions)
     _guarded(
         lambda: _converge(
             spec_path,
             cloud,
             debug,
-            make_plan,
+            lambda spec, port: make_plan(spec, port, options=options),
             lambda spec, _: f"Apply these changes to stack {spec.stack!r}?",
             yes,
             (parallelism, timeout),
@@ -562,6 +599,8 @@ def destroy(
     yes: YesOpt = False,
     parallelism: ParallelOpt = 10,
     timeout: TimeoutOpt = 600.0,
+    targets: TargetOpt = None,
+    max_deletions: DestroyMaxDeletionsOpt = None,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -571,12 +610,13 @@ def destroy(
     """Delete everything the stack owns (what it does not own is never touched)."""
     from declstack.engine import make_destroy_plan
 
+    options = PlanOptions(tuple(targets or ()), max_deletions)
     _guarded(
         lambda: _converge(
             spec_path,
             cloud,
             debug,
-            make_destroy_plan,
+            lambda spec, port: make_destroy_plan(spec, port, options=options),
             lambda spec, plan: f"Destroy {_deletes(plan)} of stack {spec.stack!r}?",
             yes,
             (parallelism, timeout),
