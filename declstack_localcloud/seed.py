@@ -87,13 +87,15 @@ def seed(conn: sqlite3.Connection) -> None:
         )
     for name, size, disk_format, properties in IMAGES:
         digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+        image_id = new_id()
+        conn.execute("INSERT INTO image_ids (id) VALUES (?)", (image_id,))
         conn.execute(
             "INSERT INTO images (id, name, status, visibility, owner, disk_format,"
             " container_format, size, min_disk, min_ram, checksum, os_hash_value, properties,"
             " created_at, updated_at) VALUES (?, ?, 'active', 'public', ?, ?, 'bare',"
             " ?, 0, 0, ?, ?, ?, ?, ?)",
             (
-                new_id(),
+                image_id,
                 name,
                 admin_project,
                 disk_format,

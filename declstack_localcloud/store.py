@@ -16,6 +16,20 @@ from pathlib import Path
 
 from .lifecycle import sql_status
 
+IMAGES = """CREATE TABLE IF NOT EXISTS images (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE COLLATE NOCASE, name TEXT,
+    status TEXT NOT NULL, visibility TEXT NOT NULL, owner TEXT,
+    disk_format TEXT, container_format TEXT, size INTEGER,
+    min_disk INTEGER NOT NULL, min_ram INTEGER NOT NULL, checksum TEXT,
+    os_hash_value TEXT, properties TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    protected INTEGER NOT NULL DEFAULT 0, os_hidden INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]');"""
+"""Glance's images, live ones only. An image without data (`queued`) has no formats, size or
+checksum yet, so those are NULL; `tags` and `properties` are JSON. Ids compare without case,
+as in Glance on MySQL. `image_ids` keeps every id ever created: Glance keeps a deleted
+image's row, so its id can never be created again (409)."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (
@@ -33,13 +47,8 @@ CREATE TABLE IF NOT EXISTS flavors (
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, vcpus INTEGER NOT NULL,
     ram INTEGER NOT NULL, disk INTEGER NOT NULL, ephemeral INTEGER NOT NULL,
     swap INTEGER NOT NULL, is_public INTEGER NOT NULL, description TEXT);
-CREATE TABLE IF NOT EXISTS images (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-    status TEXT NOT NULL, visibility TEXT NOT NULL, owner TEXT NOT NULL,
-    disk_format TEXT NOT NULL, container_format TEXT NOT NULL, size INTEGER NOT NULL,
-    min_disk INTEGER NOT NULL, min_ram INTEGER NOT NULL, checksum TEXT NOT NULL,
-    os_hash_value TEXT NOT NULL, properties TEXT NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS image_ids (
+    id TEXT NOT NULL PRIMARY KEY COLLATE NOCASE, deleted_at REAL);
 CREATE TABLE IF NOT EXISTS networks (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, project_id TEXT NOT NULL,
     shared INTEGER NOT NULL, mtu INTEGER NOT NULL, created_at REAL NOT NULL);
@@ -101,6 +110,7 @@ CREATE INDEX IF NOT EXISTS floatingips_port ON floatingips (port_id);
 CREATE TABLE IF NOT EXISTS neutron_tags (
     resource_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (resource_id, tag));
 """
+SCHEMA += IMAGES
 
 
 @lru_cache(maxsize=256)
@@ -144,6 +154,36 @@ def _migrate(conn: sqlite3.Connection) -> None:
         present = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    _rebuild_images(conn)
+
+
+_OLD_IMAGE_COLUMNS = (
+    "seq, id, name, status, visibility, owner, disk_format, container_format, size,"
+    " min_disk, min_ram, checksum, os_hash_value, properties, created_at, updated_at"
+)
+
+
+def _rebuild_images(conn: sqlite3.Connection) -> None:
+    """Give an older state file's read-only `images` table the columns image writes need.
+
+    SQLite cannot drop NOT NULL from a column (a queued image has no size or formats), so
+    the table is copied into a new one, seq and all, and its ids go into `image_ids`."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        present = {str(row[1]) for row in conn.execute("PRAGMA table_info(images)")}
+        if "tags" not in present:
+            conn.execute("ALTER TABLE images RENAME TO images_read_only")
+            conn.execute(IMAGES)
+            conn.execute(
+                f"INSERT INTO images ({_OLD_IMAGE_COLUMNS})"
+                f" SELECT {_OLD_IMAGE_COLUMNS} FROM images_read_only"
+            )
+            conn.execute("DROP TABLE images_read_only")
+            conn.execute("INSERT OR IGNORE INTO image_ids (id) SELECT id FROM images")
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
 
 
 class ForeignDatabase(sqlite3.DatabaseError):
