@@ -180,7 +180,7 @@ class RawCloud:
         data = None
         if body is not None:
             data = json.dumps(body)
-            hdrs["Content-Type"] = "application/json"
+            hdrs.setdefault("Content-Type", "application/json")
         r = self.http.request(method, url, data=data, headers=hdrs, timeout=self.timeout)
         return Response(
             status=r.status_code,

@@ -40,7 +40,8 @@ class Step:
 
     `mask` patterns become `<masked>` in the compared response values; `request_mask`
     patterns become `<masked>` in the request path when two requests are compared (see
-    `compared_request`), never in what is sent or captured."""
+    `compared_request`), never in what is sent or captured. `content_type` replaces
+    `application/json` for a body (Glance's PATCH wants JSON patch)."""
 
     name: str
     method: str
@@ -56,6 +57,7 @@ class Step:
     sort: tuple[tuple[str, str], ...] = ()
     mask: tuple[str, ...] = ()
     request_mask: tuple[str, ...] = ()
+    content_type: str | None = None
     why: str = ""
 
 
@@ -224,6 +226,7 @@ class Runner:
             body=body,
             microversion=step.microversion,
             auth=step.auth,
+            headers={"Content-Type": step.content_type} if step.content_type else None,
         )
         return r.status, r.body, r.elapsed
 
@@ -253,15 +256,18 @@ class Runner:
             if isinstance(value, str) and value != _MISSING:
                 self.env[var] = value
                 self.norm.add(value, "{" + var + "}")
+        request = {
+            "method": step.method,
+            "service": step.service,
+            "path": self.norm(path),
+            "microversion": step.microversion,
+            "body": self.norm(body),
+        }
+        if step.content_type:
+            request["content_type"] = step.content_type
         return Outcome(
             step=step.name,
-            request={
-                "method": step.method,
-                "service": step.service,
-                "path": self.norm(path),
-                "microversion": step.microversion,
-                "body": self.norm(body),
-            },
+            request=request,
             status=status,
             compared=self.compare_view(step, resp),
             body=self.norm(resp),

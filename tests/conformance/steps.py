@@ -8,6 +8,8 @@ image `cirros` and a shared network `private`.
 
 from __future__ import annotations
 
+import uuid
+
 from tests.conformance.sequence import SDK_MV, Poll, Step
 
 __all__ = ["STEPS", "Step"]
@@ -502,6 +504,168 @@ FIXED_IP_STEPS: tuple[Step, ...] = (
     ),
 )
 """A server with `networks: [{uuid, fixed_ip}]` on a network the project owns."""
+
+
+LOCK_IMAGE_ID = str(uuid.uuid4())
+"""The client-chosen image id, new for every run (process): Glance refuses an id that
+exists or ever existed, so a capture run and later live runs must not share one."""
+
+JSON_PATCH = "application/openstack-images-v2.1-json-patch"
+_LOCK_IMAGE = {
+    "id": LOCK_IMAGE_ID,
+    "name": "{run}-lock",
+    "visibility": "private",
+    "os_hidden": True,
+    "tags": ["declstack-lock", "{run}"],
+    "declstack_stack": "{run}",
+}
+_IMAGE_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "owner",
+    "protected",
+    "os_hidden",
+    "disk_format",
+    "container_format",
+    "size",
+    "virtual_size",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "min_disk",
+    "min_ram",
+    "self",
+    "file",
+    "schema",
+    "created_at",
+    "updated_at",
+    "declstack_stack",
+    "declstack_holder",
+    "tags|sorted",  # Glance keeps tags in a set: their order varies by run
+)
+
+IMAGE_WRITE_STEPS: tuple[Step, ...] = (
+    Step(
+        "image-create-with-id",
+        "POST",
+        "image",
+        "/v2/images",
+        body=_LOCK_IMAGE,
+        save={"lock_image": "id"},
+        fields=_IMAGE_FIELDS,
+        keys=("",),
+        why="201 queued with the id asked for: how a per-stack lock is taken",
+    ),
+    Step(
+        "image-create-same-id",
+        "POST",
+        "image",
+        "/v2/images",
+        body=_LOCK_IMAGE,
+        why="409 Image ID ... already exists!: one winner per id",
+    ),
+    Step(
+        "image-patch-not-json-patch",
+        "PATCH",
+        "image",
+        "/v2/images/{lock_image}",
+        body=[{"op": "replace", "path": "/name", "value": "{run}-x"}],
+        why="415 with Accept-Patch: a PATCH must be JSON patch",
+    ),
+    Step(
+        "image-patch-property",
+        "PATCH",
+        "image",
+        "/v2/images/{lock_image}",
+        body=[
+            {"op": "add", "path": "/declstack_holder", "value": "{run}-holder"},
+            {"op": "replace", "path": "/name", "value": "{run}-lock-held"},
+            {"op": "replace", "path": "/protected", "value": True},
+        ],
+        content_type=JSON_PATCH,
+        fields=_IMAGE_FIELDS,
+        keys=("",),
+        why="200: a property added, the name replaced, protected",
+    ),
+    Step(
+        "image-patch-remove-missing",
+        "PATCH",
+        "image",
+        "/v2/images/{lock_image}",
+        body=[{"op": "remove", "path": "/declstack_absent"}],
+        content_type=JSON_PATCH,
+        why="409 Property ... does not exist.",
+    ),
+    Step(
+        "image-list-by-tag-hidden",
+        "GET",
+        "image",
+        "/v2/images?tag=declstack-lock&tag={run}&os_hidden=true",
+        fields=(
+            "images.#",
+            "images.*.id",
+            "images.*.name",
+            "images.*.declstack_holder",
+            "images.0.tags|sorted",
+            "first",
+            "next",
+        ),
+        why="every tag must match; hidden images only with os_hidden=true",
+    ),
+    Step(
+        "image-list-by-tag",
+        "GET",
+        "image",
+        "/v2/images?tag={run}",
+        fields=("images.#", "first"),
+        why="a hidden image is left out of a plain list",
+    ),
+    Step(
+        "image-list-by-property",
+        "GET",
+        "image",
+        "/v2/images?declstack_holder={run}-holder&os_hidden=true",
+        fields=("images.#", "images.*.id"),
+        why="any other query parameter filters on a property",
+    ),
+    Step(
+        "image-delete-protected",
+        "DELETE",
+        "image",
+        "/v2/images/{lock_image}",
+        why="403 ... is protected and cannot be deleted.",
+    ),
+    Step(
+        "image-unprotect",
+        "PATCH",
+        "image",
+        "/v2/images/{lock_image}",
+        body=[{"op": "replace", "path": "/protected", "value": False}],
+        content_type=JSON_PATCH,
+        fields=("protected", "name"),
+        why="200",
+    ),
+    Step("image-delete", "DELETE", "image", "/v2/images/{lock_image}", why="204"),
+    Step("image-show-deleted", "GET", "image", "/v2/images/{lock_image}", why="404"),
+    Step(
+        "image-delete-again",
+        "DELETE",
+        "image",
+        "/v2/images/{lock_image}",
+        why="404 Failed to find image ... to delete",
+    ),
+    Step(
+        "image-create-deleted-id",
+        "POST",
+        "image",
+        "/v2/images",
+        body=_LOCK_IMAGE,
+        why="409: a deleted image's id can never be used again",
+    ),
+)
+"""Glance image writes with a client-chosen id (declstack's per-stack lock)."""
 
 
 STEPS: tuple[Step, ...] = (
@@ -1245,5 +1409,6 @@ STEPS: tuple[Step, ...] = (
         fields=("ports.#",),
         why="nova removed the port it made",
     ),
+    *IMAGE_WRITE_STEPS,
 )
 """Every step, in the order they run; servers created here are deleted at the end."""
