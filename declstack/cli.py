@@ -32,6 +32,7 @@ from declstack.spec import SpecError, load_spec
 if TYPE_CHECKING:
     from declstack.cloud import OpenStackCloud
     from declstack.model import ObservedServer, Plan, Spec
+    from declstack.planfile import SavedPlan as PlanFile
 
 T = TypeVar("T")
 
@@ -61,7 +62,29 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
+class ResultFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 SpecArg = Annotated[Path, typer.Argument(help="The spec file (YAML).", show_default=False)]
+SpecOrPlanArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The spec file (YAML), or a plan saved by `declstack plan SPEC --out FILE`: "
+        'JSON whose first key is "declstack_saved_plan" (then exactly that plan is '
+        "applied, or nothing when the spec or the cloud changed since).",
+        show_default=False,
+    ),
+]
+ResultOpt = Annotated[
+    ResultFormat,
+    typer.Option(
+        "--output",
+        "-o",
+        help="text, or json: one result document on stdout (progress on stderr).",
+    ),
+]
 CloudOpt = Annotated[
     str | None,
     typer.Option(
@@ -388,18 +411,58 @@ def _load(spec_path: Path, reading: Reading) -> Spec:
     )
 
 
-def _render(plan: Plan, output: OutputFormat, *, show_noop: bool = False) -> None:
+def _render(
+    plan: Plan, output: OutputFormat, *, show_noop: bool = False, to_stderr: bool = False
+) -> None:
     from declstack import render
 
+    stream, console = (sys.stderr, err) if to_stderr else (sys.stdout, out)
     if output is OutputFormat.json:
-        sys.stdout.write(render.render_json(plan))
+        stream.write(render.render_json(plan))
     elif output is OutputFormat.markdown:
-        sys.stdout.write(render.render_markdown(plan))
+        stream.write(render.render_markdown(plan))
     else:
-        sys.stdout.write(
-            render.render_text(plan, color=out.is_terminal, show_noop=show_noop) + "\n"
+        text = render.render_text(plan, color=console.is_terminal, show_noop=show_noop)
+        stream.write(text + "\n")
+    stream.flush()
+
+
+#: Plan files are read up to this size (a plan of thousands of servers fits many times).
+MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PLAN_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_PLAN_FILE_BYTES:
+        raise UserError(f"{path}: larger than {MAX_PLAN_FILE_BYTES} bytes; not a {what}")
+    return data
+
+
+def _is_plan_file(path: Path) -> bool:
+    """A saved plan is JSON whose top level has the key "declstack_saved_plan" (written
+    first); a spec never has it, so even a truncated plan file is not read as a spec."""
+    from declstack.planfile import looks_like_plan_file
+
+    return path.is_file() and looks_like_plan_file(_read_bytes(path, "spec or plan file"))
+
+
+def _read_plan_file(path: Path) -> PlanFile:
+    """Load a plan file and check it whole (checksum, format); it is not trusted."""
+    from declstack import planfile
+
+    data = _read_bytes(path, "plan file")
+    if not planfile.looks_like_plan_file(data):
+        raise UserError(
+            f'{path}: not a declstack plan file (no top-level "{planfile.MARKER}" key)',
+            hint="plan files are written by: declstack plan SPEC --out FILE",
         )
-    sys.stdout.flush()
+    return planfile.loads(data, str(path))
 
 
 @app.command()
@@ -450,6 +513,15 @@ def plan(
     ] = False,
     targets: TargetOpt = None,
     max_deletions: MaxDeletionsOpt = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Also save the plan to FILE, for `declstack apply FILE` (which applies "
+            "exactly it) and `declstack show FILE`. It holds no secret.",
+        ),
+    ] = None,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -461,13 +533,22 @@ def plan(
     def work() -> int:
         from declstack.engine import make_plan
 
-        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
-        http = Http(connect=connect_timeout, read=http_timeout)
-        with _open_cloud(spec, cloud, debug, http) as port:
-            the_plan = make_plan(
-                spec, port, options=PlanOptions(tuple(targets or ()), max_deletions)
+        if _is_plan_file(spec_path):
+            raise UserError(
+                f"{spec_path} is a saved plan, not a spec",
+                hint=f"declstack show {spec_path} shows it; declstack apply {spec_path} applies it",
             )
+        reading = Reading(tuple(allow_env or ()), allow_outside_files)
+        spec_sha256 = _sha256_of(spec_path) if out_file is not None else ""
+        spec = _load(spec_path, reading)
+        http = Http(connect=connect_timeout, read=http_timeout)
+        options = PlanOptions(tuple(targets or ()), max_deletions)
+        with _open_cloud(spec, cloud, debug, http) as port:
+            the_plan = make_plan(spec, port, options=options)
         _render(the_plan, output, show_noop=show_noop)
+        if out_file is not None:
+            where = _SpecSource(spec_path, spec_sha256, _cloud_name(cloud, spec))
+            _save_plan(the_plan, out_file, where, options, reading)
         if the_plan.errors:
             return EXIT_ERROR
         if detailed_exitcode and the_plan.pending:
@@ -475,6 +556,76 @@ def plan(
         return EXIT_OK
 
     _guarded(work)
+
+
+@dataclass(frozen=True)
+class _SpecSource:
+    """The spec a plan is made from (as given, with the sha256 of its bytes when it was
+    read) and the cloud chosen for it."""
+
+    path: Path
+    sha256: str
+    cloud: str | None
+
+
+def _sha256_of(path: Path) -> str:
+    from declstack.planfile import sha256_hex
+
+    return sha256_hex(_read_bytes(path, "spec"))
+
+
+def _cloud_name(flag: str | None, spec: Spec) -> str | None:
+    """The cloud a command uses: --cloud, the spec's `cloud`, OS_CLOUD (None: OS_*)."""
+    from declstack.credentials import choose_cloud
+
+    return choose_cloud(flag, spec.cloud, os.environ).name
+
+
+def _save_plan(
+    the_plan: Plan, path: Path, source: _SpecSource, options: PlanOptions, reading: Reading
+) -> None:
+    """Write the plan file (atomically: a reader never sees half of it)."""
+    import tempfile
+    import time
+
+    from declstack import planfile
+
+    if the_plan.errors:
+        err.print(f"note: the plan has errors, so no plan file was written to {path}", markup=False)
+        return
+    if path.exists() and path.resolve() == source.path.resolve():
+        raise UserError(f"{path}: --out names the spec itself; refusing to overwrite it")
+    if _sha256_of(source.path) != source.sha256:
+        raise UserError(
+            f"{source.path}: the spec changed while the plan was made; no plan file was written",
+            hint="run plan again",
+        )
+    origin = planfile.Origin(
+        declstack_version=__version__,
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        cloud=source.cloud,
+        spec=planfile.SpecRecord(str(source.path), str(source.path.resolve()), source.sha256),
+        options=dataclasses.asdict(options),
+        allow_env=reading.allow_env,
+        allow_outside_files=reading.allow_outside_files,
+    )
+    text = planfile.dumps(planfile.save(the_plan, origin))
+    temporary: str | None = None
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.resolve().parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
+        raise UserError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
+    changes = len(the_plan.pending)
+    err.print(
+        f"Saved the plan ({changes} change(s)) to {path}; apply exactly it with: "
+        f"declstack apply {path}",
+        markup=False,
+    )
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -485,16 +636,23 @@ def _confirm(question: str, yes: bool) -> None:
             "refusing to change the cloud without confirmation",
             hint="pass --yes when not on a terminal",
         )
-    answer = typer.prompt(f"{question} Only 'yes' will be accepted", default="", show_default=False)
+    answer = typer.prompt(
+        f"{question} Only 'yes' will be accepted", default="", show_default=False, err=True
+    )
     if answer.strip() != "yes":
         raise UserError("cancelled; nothing was changed")
 
 
 def _execute(
-    the_plan: Plan, port: OpenStackCloud, parallelism: int, timeout: float, verb: str = "Apply"
+    the_plan: Plan,
+    port: OpenStackCloud,
+    parallelism: int,
+    timeout: float,
+    verb: str = "Apply",
+    output: ResultFormat = ResultFormat.text,
 ) -> int:
     from declstack.interpolate import mask_text
-    from declstack.progress import ApplyDisplay
+    from declstack.progress import ApplyDisplay, result_document
     from declstack.reconciler import ApplyInterrupted, ApplyReport, Event, Reconciler, Settings
 
     def mask(text: str) -> str:
@@ -505,7 +663,8 @@ def _execute(
 
     total = len(the_plan.pending)
     settings = Settings(parallelism=parallelism, create_timeout=timeout, delete_timeout=timeout)
-    with ApplyDisplay(out, err, total) as display:
+    machine = output is ResultFormat.json
+    with ApplyDisplay(err if machine else out, err, total) as display:
 
         def on_event(event: Event) -> None:
             display.on_event(
@@ -521,16 +680,71 @@ def _execute(
                 masked(stop.unanswered),
                 masked(stop.not_requested),
             ) from None
-    display.finish(
-        verb=verb,
-        report=ApplyReport(
-            tuple(
-                dataclasses.replace(r, address=mask(r.address), message=mask(r.message))
-                for r in report.results
+    shown = ApplyReport(
+        tuple(
+            dataclasses.replace(
+                r,
+                address=mask(r.address),
+                message=mask(r.message),
+                addresses=tuple((mask(net), mask(ip)) for net, ip in r.addresses),
             )
-        ),
+            for r in report.results
+        )
     )
+    display.finish(verb=verb, report=shown)
+    if machine:
+        stack = mask(the_plan.stack)
+        _write_result(result_document(verb.lower(), stack, shown.results, seconds=display.seconds))
     return EXIT_OK if report.converged else EXIT_ERROR
+
+
+def _write_result(document: dict[str, Any]) -> None:
+    from declstack.progress import render_result_json
+
+    sys.stdout.write(render_result_json(document))
+    sys.stdout.flush()
+
+
+def _reported(work: Callable[[], int], command: str, output: ResultFormat) -> Callable[[], int]:
+    """With `--output json`, a run that stops before or while executing still writes its
+    one result document on stdout (outcome `error` or `interrupted`), then fails as
+    it would have."""
+    if output is not ResultFormat.json:
+        return work
+
+    def reported() -> int:
+        from declstack.progress import result_document
+        from declstack.reconciler import ApplyInterrupted
+
+        def stopped(outcome: str, **detail: Any) -> None:
+            _write_result(result_document(command, None, outcome=outcome, **detail))
+
+        try:
+            return work()
+        except SpecError as exc:
+            problems = [str(problem) for problem in exc.problems]
+            message = f"the spec has {len(problems)} problem(s); nothing was changed"
+            stopped("error", error={"message": message, "hint": None, "problems": problems})
+            raise
+        except UserError as exc:
+            stopped("error", error={"message": exc.message, "hint": exc.hint, "problems": []})
+            raise
+        except KeyboardInterrupt as exc:
+            cause = exc.cause if isinstance(exc, ApplyInterrupted) else exc
+            name = cause.signal_name if isinstance(cause, Interrupted) else "SIGINT"
+            sent = exc if isinstance(exc, ApplyInterrupted) else None
+            stopped(
+                "interrupted",
+                interrupted={
+                    "signal": name,
+                    "requested": list(sent.requested) if sent else [],
+                    "unanswered": list(sent.unanswered) if sent else [],
+                    "not_requested": list(sent.not_requested) if sent else [],
+                },
+            )
+            raise
+
+    return reported
 
 
 def _converge(
@@ -544,41 +758,57 @@ def _converge(
     http: Http,
     reading: Reading,
     verb: str = "Apply",
+    output: ResultFormat = ResultFormat.text,
 ) -> int:
-    """Plan, show, confirm and execute: the shared body of apply and destroy."""
+    """Plan, show, confirm and execute: the shared body of apply (of a spec or of a saved
+    plan) and destroy. With `output` json the plan and progress go to stderr."""
     spec = _load(spec_path, reading)
     with _open_cloud(spec, cloud, debug, http) as port:
         the_plan = make(spec, port)
-        _render(the_plan, OutputFormat.text)
+        _render(the_plan, OutputFormat.text, to_stderr=output is ResultFormat.json)
         if the_plan.errors:
             raise UserError("the plan has errors; nothing was changed")
         if not the_plan.pending:
+            if output is ResultFormat.json:
+                from declstack.interpolate import mask_text
+                from declstack.progress import result_document
+
+                stack = mask_text(spec.stack, spec.sensitive)
+                _write_result(result_document(verb.lower(), stack))
             return EXIT_OK
         _confirm(question(spec, the_plan), yes)
-        return _execute(the_plan, port, *settings, verb=verb)
+        return _execute(the_plan, port, *settings, verb=verb, output=output)
 
 
 @app.command()
 def apply(
-    spec_path: SpecArg,
+    spec_path: SpecOrPlanArg,
     cloud: CloudOpt = None,
     yes: YesOpt = False,
     parallelism: ParallelOpt = 10,
     timeout: TimeoutOpt = 900.0,
     targets: TargetOpt = None,
     max_deletions: MaxDeletionsOpt = None,
+    output: ResultOpt = ResultFormat.text,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
     allow_outside_files: AllowOutsideOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Converge the cloud to the spec: create, update, replace and delete what it says."""
+    """Converge the cloud to the spec, or apply a saved plan exactly (refused if stale)."""
     from declstack.engine import make_plan
 
     options = PlanOptions(tuple(targets or ()), max_deletions)
-    _guarded(
-        lambda: _converge(
+    reading = Reading(tuple(allow_env or ()), allow_outside_files)
+    http = Http.bounded(connect_timeout, http_timeout, timeout)
+
+    def work() -> int:
+        if _is_plan_file(spec_path):
+            given = _Given(cloud, options, reading)
+            saved = _Saved(spec_path, _read_plan_file(spec_path))
+            return _apply_saved(saved, given, debug, yes, (parallelism, timeout), http, output)
+        return _converge(
             spec_path,
             cloud,
             debug,
@@ -586,9 +816,137 @@ def apply(
             lambda spec, _: f"Apply these changes to stack {spec.stack!r}?",
             yes,
             (parallelism, timeout),
-            Http.bounded(connect_timeout, http_timeout, timeout),
-            Reading(tuple(allow_env or ()), allow_outside_files),
+            http,
+            reading,
+            output=output,
         )
+
+    _guarded(_reported(work, "apply", output))
+
+
+@dataclass(frozen=True)
+class _Given:
+    """The planning options given on the command line beside a plan file."""
+
+    cloud: str | None
+    options: PlanOptions
+    reading: Reading
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A plan file, read and checked, and where it was read from."""
+
+    path: Path
+    plan: PlanFile
+
+
+def _apply_saved(
+    saved: _Saved,
+    given: _Given,
+    debug: bool,
+    yes: bool,
+    settings: tuple[int, float],
+    http: Http,
+    output: ResultFormat,
+) -> int:
+    """`apply FILE`: the same path as `apply SPEC` (cloud, lock, plan, show, confirm,
+    execute), planning with the file's options and refusing unless the fresh plan is
+    the plan the file holds."""
+    from declstack import planfile
+    from declstack.engine import make_plan
+
+    kept = saved.plan
+    planfile.check_usable(kept, __version__, [f.name for f in dataclasses.fields(PlanOptions)])
+    options = PlanOptions(**kept.options)
+    reading = Reading(kept.allow_env, kept.allow_outside_files)
+    _refuse_other_options(saved, given, options, reading)
+    spec_path = _saved_spec(kept)
+
+    def make(spec: Spec, port: OpenStackCloud) -> Plan:
+        if _cloud_name(kept.cloud, spec) != kept.cloud:  # OS_CLOUD set since an OS_* plan
+            raise UserError(
+                f"{saved.path} was planned for the cloud of the OS_* variables, not "
+                f"{_cloud_name(None, spec)!r}; nothing was changed",
+                hint="make a new plan for that cloud",
+            )
+        fresh = make_plan(spec, port, options=options)
+        _saved_spec(kept)  # and not edited while planning
+        found = planfile.differences(kept, fresh)
+        if found:
+            listing = "".join(f"\n  {line}" for line in found)
+            raise UserError(
+                f"{saved.path}: the spec or the cloud changed since the plan was made "
+                f"({kept.created_at}); nothing was changed:{listing}",
+                hint=f"review a new plan: declstack plan {kept.spec.path} --out {saved.path}",
+            )
+        err.print(f"The saved plan {saved.path} still holds.", markup=False)
+        return fresh
+
+    return _converge(
+        spec_path,
+        kept.cloud,
+        debug,
+        make,
+        lambda spec, _: f"Apply the saved plan {saved.path} to stack {spec.stack!r}?",
+        yes,
+        settings,
+        http,
+        reading,
+        output=output,
+    )
+
+
+def _refuse_other_options(
+    saved: _Saved, given: _Given, options: PlanOptions, reading: Reading
+) -> None:
+    """A plan file carries its cloud and options; others given beside it are refused."""
+    kept = saved.plan
+    if given.cloud is not None and given.cloud != kept.cloud:
+        planned = repr(kept.cloud) if kept.cloud else "the cloud of the OS_* variables"
+        raise UserError(
+            f"{saved.path} was planned for cloud {planned}, not {given.cloud!r}; "
+            "nothing was changed",
+            hint="apply it without --cloud (it uses the plan's cloud), or make a new plan "
+            f"with --cloud {given.cloud}",
+        )
+    if given.options not in (PlanOptions(), options):
+        raise UserError(
+            f"--target and --max-deletions come from the plan file {saved.path}; "
+            "nothing was changed",
+            hint="apply it without them, or make a new plan with them",
+        )
+    if given.reading not in (Reading(), reading):
+        raise UserError(
+            f"--allow-env and --allow-outside-files come from the plan file {saved.path}; "
+            "nothing was changed",
+            hint="apply it without them, or make a new plan with them",
+        )
+
+
+def _saved_spec(kept: PlanFile) -> Path:
+    """The spec a plan was made from, found at its path as given (from the folder the
+    plan was made in, as CI runs it) or else its absolute path, with the same bytes."""
+    from declstack.planfile import sha256_hex
+
+    changed: list[str] = []
+    for candidate in dict.fromkeys((kept.spec.path, kept.spec.absolute_path)):
+        path = Path(candidate)
+        if not path.is_file():
+            continue
+        if sha256_hex(_read_bytes(path, "spec")) == kept.spec.sha256:
+            return path
+        changed.append(candidate)
+    if changed:
+        raise UserError(
+            f"the spec {changed[0]} changed since the plan was made (its sha256 differs); "
+            "nothing was changed",
+            hint=f"review a new plan: declstack plan {kept.spec.path} --out FILE",
+        )
+    raise UserError(
+        f"the spec the plan was made from is not here: {kept.spec.path} "
+        f"(absolute {kept.spec.absolute_path}); nothing was changed",
+        hint="run apply from the folder plan ran in, with the same checkout",
     )
 
 
@@ -601,6 +959,7 @@ def destroy(
     timeout: TimeoutOpt = 600.0,
     targets: TargetOpt = None,
     max_deletions: DestroyMaxDeletionsOpt = None,
+    output: ResultOpt = ResultFormat.text,
     http_timeout: HttpTimeoutOpt = 60.0,
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
@@ -611,8 +970,14 @@ def destroy(
     from declstack.engine import make_destroy_plan
 
     options = PlanOptions(tuple(targets or ()), max_deletions)
-    _guarded(
-        lambda: _converge(
+
+    def work() -> int:
+        if _is_plan_file(spec_path):
+            raise UserError(
+                f"{spec_path} is a saved plan; destroy takes the spec",
+                hint="declstack destroy SPEC (saved plans are applied with declstack apply FILE)",
+            )
+        return _converge(
             spec_path,
             cloud,
             debug,
@@ -623,8 +988,54 @@ def destroy(
             Http.bounded(connect_timeout, http_timeout, timeout),
             Reading(tuple(allow_env or ()), allow_outside_files),
             verb="Destroy",
+            output=output,
         )
-    )
+
+    _guarded(_reported(work, "destroy", output))
+
+
+@app.command()
+def show(
+    plan_file: Annotated[
+        Path,
+        typer.Argument(
+            help="A plan file written by `declstack plan SPEC --out FILE`.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text, json (the plan as `plan --output json` prints it) or markdown.",
+        ),
+    ] = OutputFormat.text,
+) -> None:
+    """Show a saved plan; no cloud needed. The file is checked whole before it is shown."""
+
+    def work() -> int:
+        kept = _read_plan_file(plan_file)
+        if output is OutputFormat.json:
+            sys.stdout.write(json.dumps(kept.plan, indent=2, sort_keys=True, ensure_ascii=False))
+            sys.stdout.write("\n")
+        elif output is OutputFormat.markdown:
+            sys.stdout.write(kept.markdown)
+        else:
+            cloud = repr(kept.cloud) if kept.cloud else "of the OS_* variables"
+            options = [f"--target {t}" for t in kept.options.get("targets", ())]
+            if kept.options.get("max_deletions") is not None:
+                options.append(f"--max-deletions {kept.options['max_deletions']}")
+            out.print(
+                f"Saved plan of stack {kept.stack!r} for cloud {cloud}, made {kept.created_at} "
+                f"by declstack {kept.declstack_version} from {kept.spec.path} "
+                f"(sha256 {kept.spec.sha256[:12]}){''.join(' ' + o for o in options)}",
+                markup=False,
+            )
+            sys.stdout.write("\n" + kept.text)
+        sys.stdout.flush()
+        return EXIT_OK
+
+    _guarded(work)
 
 
 def _deletes(plan: Plan) -> str:
