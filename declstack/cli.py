@@ -41,7 +41,8 @@ app = typer.Typer(
     help="Declarative provisioner for OpenStack servers, their security groups, key pairs "
     "and floating IPs: validate, plan, apply, destroy.",
     no_args_is_help=True,
-    add_completion=False,
+    # `declstack --install-completion` (bash, zsh, fish, PowerShell).
+    add_completion=True,
     # Tracebacks with locals could print credentials: never show them.
     pretty_exceptions_enable=False,
 )
@@ -158,6 +159,39 @@ DestroyMaxDeletionsOpt = Annotated[
         "apply to destroy).",
     ),
 ]
+LockTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        min=0.0,
+        help="Seconds to wait for the stack's lock while another run holds it (0: refuse).",
+    ),
+]
+LockLeaseOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-lease",
+        min=3.0,
+        max=86400.0,
+        help="Seconds the lock outlives this run if it is killed (renewed while it runs).",
+    ),
+]
+NoLockOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-lock",
+        help="Run without the stack's lock (for clouds where images cannot be created).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Locking:
+    """How apply and destroy take the stack's lock (see declstack.lock)."""
+
+    enabled: bool = True
+    timeout: float = 0.0
+    lease: float = 60.0
 
 
 #: How long retries of one request may go on when no --timeout bounds them (plan, status).
@@ -545,6 +579,7 @@ def plan(
         options = PlanOptions(tuple(targets or ()), max_deletions)
         with _open_cloud(spec, cloud, debug, http) as port:
             the_plan = make_plan(spec, port, options=options)
+            _say_if_locked(port, spec.stack)
         _render(the_plan, output, show_noop=show_noop)
         if out_file is not None:
             where = _SpecSource(spec_path, spec_sha256, _cloud_name(cloud, spec))
@@ -626,6 +661,65 @@ def _save_plan(
         f"declstack apply {path}",
         markup=False,
     )
+
+
+@contextmanager
+def _stack_lock(
+    port: OpenStackCloud, stack: str, locking: Locking, operation: str
+) -> Iterator[None]:
+    """Hold the stack's lock in the cloud for the body (unless --no-lock)."""
+    if not locking.enabled:
+        err.print(f"warning: running without the lock of stack {stack!r} (--no-lock)")
+        yield
+        return
+    from declstack import lock
+
+    def on_wait(record: lock.LockRecord) -> None:
+        err.print(
+            f"waiting for the lock of stack {stack!r}, held by {record.holder.describe()}",
+            markup=False,
+        )
+
+    with lock.holding(
+        port.locks(),
+        stack,
+        lock.Holder.here(operation),
+        lease=locking.lease,
+        wait=locking.timeout,
+        on_wait=_once(on_wait),
+    ):
+        yield
+
+
+def _once(report: Callable[[T], None]) -> Callable[[T], None]:
+    """`report` the first time only (a wait for the lock is said once, not every poll)."""
+    said = False
+
+    def once(value: T) -> None:
+        nonlocal said
+        if not said:
+            said = True
+            report(value)
+
+    return once
+
+
+def _say_if_locked(port: OpenStackCloud, stack: str) -> None:
+    """`plan` never takes the lock, but says on stderr when a run holds it now."""
+    from declstack import lock
+
+    try:
+        held = lock.current_holder(port.locks(), stack)
+    except UserError:
+        return  # the lock cannot be read (no image service rights): plan goes on
+    if held is not None:
+        record, now = held
+        seconds = int((now - record.since).total_seconds())
+        err.print(
+            f"note: a run holds the lock of stack {stack!r} now: {record.holder.describe()}, "
+            f"for {seconds}s; the cloud may change under this plan",
+            markup=False,
+        )
 
 
 def _confirm(question: str, yes: bool) -> None:
@@ -758,12 +852,16 @@ def _converge(
     http: Http,
     reading: Reading,
     verb: str = "Apply",
+    locking: Locking | None = None,
     output: ResultFormat = ResultFormat.text,
 ) -> int:
-    """Plan, show, confirm and execute: the shared body of apply (of a spec or of a saved
-    plan) and destroy. With `output` json the plan and progress go to stderr."""
+    """Lock, plan, show, confirm and execute: the shared body of apply (of a spec or of
+    a saved plan) and destroy. With `output` json the plan and progress go to stderr."""
     spec = _load(spec_path, reading)
-    with _open_cloud(spec, cloud, debug, http) as port:
+    with (
+        _open_cloud(spec, cloud, debug, http) as port,
+        _stack_lock(port, spec.stack, locking or Locking(), verb.lower()),
+    ):
         the_plan = make(spec, port)
         _render(the_plan, OutputFormat.text, to_stderr=output is ResultFormat.json)
         if the_plan.errors:
@@ -794,6 +892,9 @@ def apply(
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
     allow_outside_files: AllowOutsideOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0,
+    lock_lease: LockLeaseOpt = 60.0,
+    no_lock: NoLockOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Converge the cloud to the spec, or apply a saved plan exactly (refused if stale)."""
@@ -802,12 +903,15 @@ def apply(
     options = PlanOptions(tuple(targets or ()), max_deletions)
     reading = Reading(tuple(allow_env or ()), allow_outside_files)
     http = Http.bounded(connect_timeout, http_timeout, timeout)
+    locking = Locking(not no_lock, lock_timeout, lock_lease)
 
     def work() -> int:
         if _is_plan_file(spec_path):
             given = _Given(cloud, options, reading)
             saved = _Saved(spec_path, _read_plan_file(spec_path))
-            return _apply_saved(saved, given, debug, yes, (parallelism, timeout), http, output)
+            return _apply_saved(
+                saved, given, debug, yes, (parallelism, timeout), http, locking, output
+            )
         return _converge(
             spec_path,
             cloud,
@@ -818,6 +922,7 @@ def apply(
             (parallelism, timeout),
             http,
             reading,
+            locking=locking,
             output=output,
         )
 
@@ -848,6 +953,7 @@ def _apply_saved(
     yes: bool,
     settings: tuple[int, float],
     http: Http,
+    locking: Locking,
     output: ResultFormat,
 ) -> int:
     """`apply FILE`: the same path as `apply SPEC` (cloud, lock, plan, show, confirm,
@@ -893,6 +999,7 @@ def _apply_saved(
         settings,
         http,
         reading,
+        locking=locking,
         output=output,
     )
 
@@ -964,6 +1071,9 @@ def destroy(
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
     allow_outside_files: AllowOutsideOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0,
+    lock_lease: LockLeaseOpt = 60.0,
+    no_lock: NoLockOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Delete everything the stack owns (what it does not own is never touched)."""
@@ -988,6 +1098,7 @@ def destroy(
             Http.bounded(connect_timeout, http_timeout, timeout),
             Reading(tuple(allow_env or ()), allow_outside_files),
             verb="Destroy",
+            locking=Locking(not no_lock, lock_timeout, lock_lease),
             output=output,
         )
 
@@ -1033,6 +1144,41 @@ def show(
             )
             sys.stdout.write("\n" + kept.text)
         sys.stdout.flush()
+        return EXIT_OK
+
+    _guarded(work)
+
+
+@app.command()
+def unlock(
+    spec_path: SpecArg,
+    lock_id: Annotated[
+        str,
+        typer.Argument(help="The lock's id, as the refused run printed it.", show_default=False),
+    ],
+    cloud: CloudOpt = None,
+    http_timeout: HttpTimeoutOpt = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    allow_env: AllowEnvOpt = None,
+    allow_outside_files: AllowOutsideOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Break the stack's lock on purpose (when the run holding it is dead)."""
+
+    def work() -> int:
+        from declstack import lock
+    
+        spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
+        http = Http(connect=connect_timeout, read=http_timeout)
+        with _open_cloud(spec, cloud, debug, http) as port:
+            broken = lock.break_lock(
+                port.locks(), spec.stack, lock_id, lock.Holder.here("unlock")
+            )
+        out.print(
+            f"Broke the lock of stack {spec.stack!r} held by {broken.holder.describe()} "
+            f"since {broken.since:%Y-%m-%d %H:%M:%S} UTC.",
+            markup=False,
+        )
         return EXIT_OK
 
     _guarded(work)
@@ -1088,7 +1234,8 @@ def status(
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
         with _open_cloud(spec, cloud, debug, http) as port:
-            the_plan = make_plan(spec, port)
+            # Drift is drift: the spec's max_deletions guards apply, not a status check.
+            the_plan = make_plan(dataclasses.replace(spec, max_deletions=None), port)
             others = port.list_all_servers() if all_servers else []
         rows = [
             _status_row(c.name, c.before, c.action.value, c.reason)
@@ -1254,6 +1401,9 @@ def import_command(
     connect_timeout: ConnectTimeoutOpt = 10.0,
     allow_env: AllowEnvOpt = None,
     allow_outside_files: AllowOutsideOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0,
+    lock_lease: LockLeaseOpt = 60.0,
+    no_lock: NoLockOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Take existing servers into the stack: add its marker and fingerprint, change nothing
@@ -1265,7 +1415,11 @@ def import_command(
         pairs = importing.parse_pairs(servers or ())
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
-        with _open_cloud(spec, cloud, debug, http) as port:
+        locking = Locking(not no_lock, lock_timeout, lock_lease)
+        with (
+            _open_cloud(spec, cloud, debug, http) as port,
+            _stack_lock(port, spec.stack, locking, "import"),
+        ):
             the_plan = importing.prepare(spec, pairs, port, match_names=match_names, steal=steal)
             sys.stdout.write(importing.render_text(the_plan) + "\n")
             sys.stdout.flush()

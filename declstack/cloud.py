@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from declstack.errors import UserError, classify, error_message
+from declstack.lock import LockStore
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     NETWORKS_AUTO,
@@ -155,6 +156,12 @@ class OpenStackCloud:
     def connection(self) -> Any:
         """The openstacksdk Connection (for adapters of other ports, such as the lock's)."""
         return self._conn
+
+    def locks(self) -> LockStore:
+        """The stack lock's store: hidden Glance images (declstack.lockstore)."""
+        from declstack.lockstore import GlanceLockStore
+
+        return GlanceLockStore(self)
 
     def retrying(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run `call` under this cloud's retry policy (see `_retrying`)."""

@@ -10,6 +10,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from declstack.lock import LockStore
+
 from declstack.model import (
     Catalog,
     CreateRequest,
@@ -45,6 +47,10 @@ class BuiltServer:
 
 class CloudPort(Protocol):
     """What declstack needs from a cloud: a handful of calls, each batched."""
+
+    def locks(self) -> LockStore:
+        """Where the stack's lock lives (declstack.lock; Glance images for a real cloud)."""
+        ...
 
     def list_stack_servers(self, stack: str) -> list[ObservedServer]:
         """Every server that carries `stack`'s ownership marker (one paged list call)."""

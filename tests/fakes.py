@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
+from declstack.lock import Holder, LockRecord
 from declstack.model import (
     Catalog,
     CreateRequest,
@@ -27,6 +30,61 @@ class FakeCloudError(Exception):
     """Stands for an HTTP error from the cloud."""
 
 
+class FakeLocks:
+    """The lock store as Glance behaves: a create of an id that exists or ever existed
+    fails; the clock is the cloud's, moved by `tick`."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, LockRecord] = {}
+        self.stacks: dict[str, str] = {}
+        self.burned: set[str] = set()
+        self.now = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
+        self.lock = threading.Lock()
+        self.creates = 0
+
+    @property
+    def scope(self) -> str:
+        return "project-1"
+
+    def list_locks(self, stack: str) -> tuple[list[LockRecord], datetime]:
+        with self.lock:
+            return [r for i, r in self.images.items() if self.stacks[i] == stack], self.now
+
+    def get_lock(self, the_id: str) -> LockRecord | None:
+        return self.images.get(the_id)
+
+    def create_lock(
+        self, the_id: str, stack: str, generation: int, state: str, holder: Holder, lease: float
+    ) -> bool:
+        with self.lock:
+            self.creates += 1
+            if the_id in self.images or the_id in self.burned:
+                return False
+            self.images[the_id] = LockRecord(
+                the_id, generation, state, holder, self.now, self.now, lease
+            )
+            self.stacks[the_id] = stack
+            return True
+
+    def update_lock(self, the_id: str, state: str) -> bool:
+        with self.lock:
+            if the_id not in self.images:
+                return False
+            old = self.images[the_id]
+            self.images[the_id] = LockRecord(
+                old.id, old.generation, state, old.holder, old.since, self.now, old.lease
+            )
+            return True
+
+    def delete_lock(self, the_id: str) -> None:
+        with self.lock:
+            self.images.pop(the_id, None)
+            self.burned.add(the_id)
+
+    def tick(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 class FakeCloud:
     """Servers boot after `boot_polls` list calls and vanish `delete_polls` calls after delete."""
 
@@ -34,6 +92,7 @@ class FakeCloud:
         self, *, boot_polls: int = 1, delete_polls: int = 1, catalog: Catalog | None = None
     ):
         self.servers: dict[str, ObservedServer] = {}
+        self.lock_store = FakeLocks()
         self.boot_polls = boot_polls
         self.delete_polls = delete_polls
         self.catalog = catalog or Catalog()
@@ -52,6 +111,9 @@ class FakeCloud:
         self._age: dict[str, int] = {}
         self._deleting: dict[str, int] = {}
         self.built: dict[str, BuiltServer] = {}  # id -> what import reads besides the server
+
+    def locks(self) -> FakeLocks:
+        return self.lock_store
 
     def add(self, server: ObservedServer) -> ObservedServer:
         self.servers[server.id] = server

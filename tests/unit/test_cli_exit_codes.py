@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from declstack import cli
 from declstack.engine import make_plan
+from declstack.lock import Holder, acquire
 from declstack.reconciler import Reconciler, Settings
 from declstack.spec import load_spec
 from tests.fakes import FakeCloud
@@ -85,3 +86,28 @@ def test_no_color_is_accepted_everywhere() -> None:
     result = CliRunner().invoke(cli.app, ["--no-color", "validate", str(demo)])
     assert_exited(result, 0)
     assert "\x1b[" not in result.stdout + result.stderr
+
+
+def test_apply_holds_the_stacks_lock_and_releases_it(on_fake: tuple[Path, FakeCloud]) -> None:
+    path, cloud = on_fake
+    runner = CliRunner()
+    assert_exited(runner.invoke(cli.app, ["apply", str(path), "--yes", "--timeout", "5"]), 0)
+    (record,) = cloud.lock_store.images.values()
+    assert record.state == "released" and record.holder.operation == "apply"
+
+    held = acquire(cloud.lock_store, record_stack(cloud), Holder("bob", "ci", 9, "destroy"))
+    refused = runner.invoke(cli.app, ["destroy", str(path), "--yes", "--timeout", "5"])
+    assert_exited(refused, 1)
+    assert "is locked" in refused.stderr and "bob@ci (pid 9, destroy)" in refused.stderr
+    assert "Destroy complete" not in refused.stdout
+    plan = runner.invoke(cli.app, ["plan", str(path)])
+    assert_exited(plan, 0)
+    assert "a run holds the lock" in plan.stderr
+    held.release()
+    assert_exited(runner.invoke(cli.app, ["destroy", str(path), "--yes", "--timeout", "5"]), 0)
+
+
+def record_stack(cloud: FakeCloud) -> str:
+    """The one stack whose lock the fake cloud has seen."""
+    (stack,) = set(cloud.lock_store.stacks.values())
+    return stack

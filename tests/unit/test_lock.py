@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -24,71 +23,16 @@ from declstack.lock import (
     lock_id,
 )
 from declstack.waiting import Clock
+from tests.fakes import FakeLocks
 
 pytestmark = pytest.mark.unit
-
-T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)
-
-
-class FakeGlance:
-    """Images by id: a create of an id that exists or existed fails, as in Glance."""
-
-    def __init__(self) -> None:
-        self.images: dict[str, LockRecord] = {}
-        self.stacks: dict[str, str] = {}
-        self.burned: set[str] = set()
-        self.now = T0
-        self.lock = threading.Lock()
-        self.creates = 0
-
-    @property
-    def scope(self) -> str:
-        return "project-1"
-
-    def list_locks(self, stack: str) -> tuple[list[LockRecord], datetime]:
-        with self.lock:
-            return [r for i, r in self.images.items() if self.stacks[i] == stack], self.now
-
-    def get_lock(self, the_id: str) -> LockRecord | None:
-        return self.images.get(the_id)
-
-    def create_lock(
-        self, the_id: str, stack: str, generation: int, state: str, holder: Holder, lease: float
-    ) -> bool:
-        with self.lock:
-            self.creates += 1
-            if the_id in self.images or the_id in self.burned:
-                return False
-            self.images[the_id] = LockRecord(
-                the_id, generation, state, holder, self.now, self.now, lease
-            )
-            self.stacks[the_id] = stack
-            return True
-
-    def update_lock(self, the_id: str, state: str) -> bool:
-        with self.lock:
-            if the_id not in self.images:
-                return False
-            old = self.images[the_id]
-            self.images[the_id] = LockRecord(
-                old.id, old.generation, state, old.holder, old.since, self.now, old.lease
-            )
-            return True
-
-    def delete_lock(self, the_id: str) -> None:
-        with self.lock:
-            self.images.pop(the_id, None)
-            self.burned.add(the_id)
-
-    def tick(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def holder(pid: int) -> Holder:
     return Holder("alice", "ci-runner", pid, "apply", "https://ci.example/job/1")
 
 
-def fake_clock(store: FakeGlance) -> Clock:
+def fake_clock(store: FakeLocks) -> Clock:
     elapsed = [0.0]
 
     def sleep(seconds: float) -> None:
@@ -99,7 +43,7 @@ def fake_clock(store: FakeGlance) -> Clock:
 
 
 def test_first_taker_creates_generation_one_and_release_marks_it() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     held = acquire(store, "web", holder(1))
     assert held.record.generation == 1
     assert held.record.id == lock_id("project-1", "web", 1)
@@ -109,7 +53,7 @@ def test_first_taker_creates_generation_one_and_release_marks_it() -> None:
 
 
 def test_a_second_taker_is_refused_with_the_holder_and_the_lock_id() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     first = acquire(store, "web", holder(1))
     with pytest.raises(LockHeld) as refused:
         acquire(store, "web", holder(2))
@@ -119,13 +63,13 @@ def test_a_second_taker_is_refused_with_the_holder_and_the_lock_id() -> None:
 
 
 def test_other_stacks_do_not_share_a_lock() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     acquire(store, "web", holder(1))
     assert acquire(store, "db", holder(2)).record.generation == 1
 
 
 def test_the_next_taker_takes_the_next_generation_and_deletes_the_old_one() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     acquire(store, "web", holder(1)).release()
     second = acquire(store, "web", holder(2))
     assert second.record.generation == 2
@@ -133,7 +77,7 @@ def test_the_next_taker_takes_the_next_generation_and_deletes_the_old_one() -> N
 
 
 def test_racing_takers_have_exactly_one_winner() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
 
     def take(
         pid: int, barrier: threading.Barrier, winners: list[HeldLock], refused: list[int]
@@ -160,7 +104,7 @@ def test_racing_takers_have_exactly_one_winner() -> None:
 
 
 def test_an_expired_lease_is_taken_over_on_the_clouds_clock() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     dead = acquire(store, "web", holder(1), lease=30)
     store.tick(29)
     with pytest.raises(LockHeld):
@@ -171,7 +115,7 @@ def test_an_expired_lease_is_taken_over_on_the_clouds_clock() -> None:
 
 
 def test_renewal_keeps_the_lease_and_a_lost_lock_is_noticed() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     held = acquire(store, "web", holder(1), lease=30)
     store.tick(25)
     held.renew()
@@ -185,7 +129,7 @@ def test_renewal_keeps_the_lease_and_a_lost_lock_is_noticed() -> None:
 
 
 def test_waiting_takes_the_lock_when_the_holder_releases() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     first = acquire(store, "web", holder(1))
     waits: list[LockRecord] = []
     clock = fake_clock(store)
@@ -201,7 +145,7 @@ def test_waiting_takes_the_lock_when_the_holder_releases() -> None:
 
 
 def test_waiting_gives_up_after_the_lock_timeout() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     acquire(store, "web", holder(1), lease=600)
     clock = fake_clock(store)
     with pytest.raises(LockHeld) as refused:
@@ -211,7 +155,7 @@ def test_waiting_gives_up_after_the_lock_timeout() -> None:
 
 
 def test_burned_generations_are_skipped() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     acquire(store, "web", holder(1)).release()
     acquire(store, "web", holder(2)).release()
     for the_id in list(store.images):  # somebody deleted every lock image by hand
@@ -221,7 +165,7 @@ def test_burned_generations_are_skipped() -> None:
 
 
 def test_a_retried_create_that_meets_its_own_first_attempt_holds_the_lock() -> None:
-    class LostAnswer(FakeGlance):
+    class LostAnswer(FakeLocks):
         """The create is done, but its answer was lost and the retry got 409."""
 
         def create_lock(self, *args: object) -> bool:
@@ -235,7 +179,7 @@ def test_a_retried_create_that_meets_its_own_first_attempt_holds_the_lock() -> N
 
 
 def test_break_lock_releases_atomically_and_refuses_a_wrong_id() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     held = acquire(store, "web", holder(1))
     with pytest.raises(UserError, match="not the current lock"):
         break_lock(store, "web", "nope", holder(9))
@@ -252,7 +196,7 @@ def test_break_lock_releases_atomically_and_refuses_a_wrong_id() -> None:
 
 
 def test_holding_renews_releases_and_reports_a_lost_lock() -> None:
-    store = FakeGlance()
+    store = FakeLocks()
     with holding(store, "web", holder(1), lease=3) as held:
         assert current_holder(store, "web") is not None
     assert store.images[held.record.id].state == RELEASED
