@@ -1032,29 +1032,27 @@ def _refuse_other_options(
 
 
 def _saved_spec(kept: PlanFile) -> Path:
-    """The spec a plan was made from, found at its path as given (from the folder the
-    plan was made in, as CI runs it) or else its absolute path, with the same bytes."""
+    """The spec a plan was made from: at its path as given (from the folder the plan was
+    made in, as CI runs it), or at its absolute path only when nothing is at the path as
+    given; its bytes must be the ones planned. A changed spec at the path as given is
+    refused even when the old one still sits at the absolute path."""
     from declstack.planfile import sha256_hex
 
-    changed: list[str] = []
-    for candidate in dict.fromkeys((kept.spec.path, kept.spec.absolute_path)):
-        path = Path(candidate)
-        if not path.is_file():
-            continue
-        if sha256_hex(_read_bytes(path, "spec")) == kept.spec.sha256:
-            return path
-        changed.append(candidate)
-    if changed:
+    given = Path(kept.spec.path)
+    path = given if given.is_file() else Path(kept.spec.absolute_path)
+    if not path.is_file():
         raise UserError(
-            f"the spec {changed[0]} changed since the plan was made (its sha256 differs); "
+            f"the spec the plan was made from is not here: {kept.spec.path} "
+            f"(absolute {kept.spec.absolute_path}); nothing was changed",
+            hint="run apply from the folder plan ran in, with the same checkout",
+        )
+    if sha256_hex(_read_bytes(path, "spec")) != kept.spec.sha256:
+        raise UserError(
+            f"the spec {path} changed since the plan was made (its sha256 differs); "
             "nothing was changed",
             hint=f"review a new plan: declstack plan {kept.spec.path} --out FILE",
         )
-    raise UserError(
-        f"the spec the plan was made from is not here: {kept.spec.path} "
-        f"(absolute {kept.spec.absolute_path}); nothing was changed",
-        hint="run apply from the folder plan ran in, with the same checkout",
-    )
+    return path
 
 
 @app.command()
@@ -1167,13 +1165,11 @@ def unlock(
 
     def work() -> int:
         from declstack import lock
-    
+
         spec = _load(spec_path, Reading(tuple(allow_env or ()), allow_outside_files))
         http = Http(connect=connect_timeout, read=http_timeout)
         with _open_cloud(spec, cloud, debug, http) as port:
-            broken = lock.break_lock(
-                port.locks(), spec.stack, lock_id, lock.Holder.here("unlock")
-            )
+            broken = lock.break_lock(port.locks(), spec.stack, lock_id, lock.Holder.here("unlock"))
         out.print(
             f"Broke the lock of stack {spec.stack!r} held by {broken.holder.describe()} "
             f"since {broken.since:%Y-%m-%d %H:%M:%S} UTC.",

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from declstack.errors import UserError, classify, error_message
-from declstack.lock import LockStore
 from declstack.kinds.security_group import canonical_rule
+from declstack.lock import LockStore
 from declstack.model import (
     NETWORKS_AUTO,
     NETWORKS_NONE,

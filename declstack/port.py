@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from declstack.lock import LockStore
-
 from declstack.model import (
     Catalog,
     CreateRequest,

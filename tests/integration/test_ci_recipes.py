@@ -643,22 +643,9 @@ def test_review_merge_and_drift(platform: Platform, world: World, stack: str) ->
     assert world.password not in everything + artifact.read_text()
 
 
-STALE_SPEC_ON_DISK = (
-    "declstack apply FILE falls back to the spec's absolute path recorded at plan time when "
-    "the copy at the path as given differs (cli._saved_spec): a self-hosted runner that still "
-    "has the plan job's folder applies a plan made from a spec the merge has changed"
-)
-
-
-@pytest.mark.parametrize(
-    "runner",
-    [
-        "hosted",
-        pytest.param(
-            "self-hosted", marks=pytest.mark.xfail(strict=True, reason=STALE_SPEC_ON_DISK)
-        ),
-    ],
-)
+# Self-hosted runners may keep the plan job's folder, with the old spec at the absolute
+# path the plan recorded: the changed spec at the path as given must still be refused.
+@pytest.mark.parametrize("runner", ["hosted", "self-hosted"])
 def test_a_spec_edited_after_the_plan_is_refused_and_changes_nothing(
     platform: Platform, world: World, stack: str, runner: str
 ) -> None:
