@@ -260,6 +260,10 @@ def _guarded(work: Callable[[], int]) -> None:
         raise
     except typer.Abort:  # Ctrl-C or end of input at a prompt
         raise _fail("cancelled; nothing was changed") from None
+    except BrokenPipeError:
+        # The reader went away (`declstack show FILE | head`): stop quietly, as cat does.
+        _quiet_stdout()
+        _exit_now(EXIT_BROKEN_PIPE)
     except Exception as exc:
         from declstack_localcloud import LocalCloudError
 
@@ -271,6 +275,19 @@ def _guarded(work: Callable[[], int]) -> None:
             f"the full trace is in {crash}; please report it with that file",
         ) from None
     raise typer.Exit(code)
+
+
+#: 128 + SIGPIPE, what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 @contextmanager

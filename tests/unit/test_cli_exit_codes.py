@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from declstack import cli
@@ -111,3 +112,15 @@ def record_stack(cloud: FakeCloud) -> str:
     """The one stack whose lock the fake cloud has seen."""
     (stack,) = set(cloud.lock_store.stacks.values())
     return stack
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`declstack show FILE | head`: no crash file, no traceback, the shell's 141."""
+
+    def work() -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_quiet_stdout", lambda: None)  # the runner's stdout is no pipe
+    with pytest.raises(typer.Exit) as stopped:
+        cli._guarded(work)
+    assert stopped.value.exit_code == cli.EXIT_BROKEN_PIPE == 141
