@@ -61,6 +61,34 @@ class Backoff:
             interval = min(self.maximum, interval * self.factor)
 
 
+@dataclass
+class Pacer:
+    """Poll intervals adapted to the progress seen and to what a poll costs.
+
+    - While something changes (a key finished, or its status or task moved on) the
+      cloud is mid-batch: poll again after `floor`, so the end of a batch is noticed
+      within about that long.
+    - A quiet round stretches the interval by `factor`, up to `cap`: a long boot is
+      polled about once a second, and the first server of a batch to finish is seen
+      within `cap` of finishing.
+    - Never sooner than `cost` times the last poll's own duration, so one list call
+      per round of a large stack keeps the cloud busy at most 1/(1+cost) of the time.
+    """
+
+    floor: float = 0.4
+    factor: float = 1.25
+    cap: float = 1.0
+    cost: float = 1.0
+    interval: float = 0.0
+
+    def next(self, progressed: bool, poll_seconds: float) -> float:
+        if progressed or self.interval == 0.0:
+            self.interval = self.floor
+        else:
+            self.interval = min(self.cap, self.interval * self.factor)
+        return max(self.interval, self.cost * poll_seconds)
+
+
 def wait_all(
     keys: Iterable[K],
     poll: Callable[[], Mapping[K, V]],
@@ -68,6 +96,7 @@ def wait_all(
     *,
     timeout: float,
     backoff: Backoff | None = None,
+    pacer: Pacer | None = None,
     clock: Clock = SYSTEM_CLOCK,
     on_change: Callable[[K, Outcome[V]], None] | None = None,
     vanished: tuple[State, str] | None = None,
@@ -79,15 +108,20 @@ def wait_all(
     whenever a key's state or detail changes, for progress display. A key that
     was seen and then is missing gets `vanished` instead of `judge(None)`, when
     given (a server deleted under a wait for it to boot ends that wait at once).
+    Rounds are paced by `pacer` (adaptive, the default) or a fixed `backoff`.
     """
     start = clock.now()
     pending = dict.fromkeys(keys, (State.PENDING, ""))
     seen: set[K] = set()
     results: dict[K, Outcome[V]] = {}
-    intervals = iter((backoff or Backoff()).intervals())
+    intervals = iter(backoff.intervals()) if backoff is not None else None
+    paced = pacer or Pacer()
     while pending:
+        polled_at = clock.now()
         snapshot = poll()
         elapsed = clock.now() - start
+        poll_seconds = clock.now() - polled_at
+        progressed = False
         for key in list(pending):
             value = snapshot.get(key)
             if value is not None:
@@ -96,8 +130,10 @@ def wait_all(
                 state, detail = vanished
             else:
                 state, detail = judge(value)
-            if (state, detail) != pending[key] and on_change is not None:
-                on_change(key, Outcome(state, detail, value, elapsed))
+            if (state, detail) != pending[key]:
+                progressed = True
+                if on_change is not None:
+                    on_change(key, Outcome(state, detail, value, elapsed))
             if state in (State.DONE, State.FAILED):
                 results[key] = Outcome(state, detail, value, elapsed)
                 del pending[key]
@@ -115,7 +151,8 @@ def wait_all(
                 if on_change is not None:
                     on_change(key, outcome)
             break
-        clock.sleep(min(next(intervals), remaining))
+        interval = next(intervals) if intervals else paced.next(progressed, poll_seconds)
+        clock.sleep(min(interval, remaining))
     return results
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from declstack.waiting import Backoff, Clock, State, wait_all
+import pytest
+
+from declstack.waiting import Backoff, Clock, Pacer, State, wait_all
 
 
 class FakeClock:
@@ -96,3 +98,30 @@ def test_a_key_seen_then_missing_ends_at_once_when_vanished_is_given() -> None:
     assert results["a"].state is State.FAILED and results["a"].detail == "deleted under us"
     assert results["a"].seconds == 1  # the second round, not after the timeout
     assert results["never"].state is State.TIMED_OUT  # never seen: judged as before
+
+
+def test_the_pacer_polls_fast_while_things_move_and_slows_down_when_quiet() -> None:
+    pacer = Pacer(floor=0.4, factor=1.25, cap=3.0, cost=1.0)  # a wider cap than the default
+    assert pacer.next(progressed=True, poll_seconds=0.01) == 0.4
+    quiet = [pacer.next(progressed=False, poll_seconds=0.01) for _ in range(12)]
+    assert quiet[:3] == pytest.approx([0.5, 0.625, 0.78125])
+    assert quiet[-1] == 3.0  # capped
+    assert pacer.next(progressed=True, poll_seconds=0.01) == 0.4  # progress: fast again
+    # A poll that itself takes 1.2 s (a large stack) is not repeated sooner than that.
+    assert pacer.next(progressed=True, poll_seconds=1.2) == 1.2
+
+
+def test_the_end_of_a_batch_is_noticed_within_the_floor() -> None:
+    """Servers finish one after another from t=20 s: each is seen done within 0.4 s of
+    finishing, although nothing moved for the first 20 s."""
+    fake = FakeClock()
+    finish = {f"s{i}": 20.0 + 0.3 * i for i in range(10)}
+
+    def poll() -> Mapping[str, str]:
+        return {k: ("ok" if fake.now >= t else "building") for k, t in finish.items()}
+
+    results = wait_all(finish, poll, judge, timeout=600, clock=fake.clock())
+    first_seen = results["s0"].seconds
+    assert first_seen - finish["s0"] <= 1.0  # after a quiet wait: within the cap
+    later = [results[k].seconds - t for k, t in finish.items() if t > first_seen]
+    assert later and max(later) <= 0.4 + 1e-9  # once the batch moves: within the floor
