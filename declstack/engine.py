@@ -42,9 +42,40 @@ def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOption
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
         plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
+    plan = with_stale_secrets(plan)
     if options.max_deletions is not None:
         return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")
     return planner.limit_deletions(plan, spec.max_deletions, "max_deletions in the spec")
+
+
+def with_stale_secrets(plan: Plan) -> Plan:
+    """Also mask what the cloud holds where the spec now puts a secret.
+
+    A metadata value (or description) the spec fills from a secret variable was set
+    from that variable's earlier value; when the secret changes, the plan would quote
+    the old one as the "before" of the change. Every rendering masks `sensitive`.
+    """
+    if not plan.sensitive:
+        return plan
+    stale: set[str] = set()
+
+    def secret(text: str | None) -> bool:
+        return bool(text) and any(value in (text or "") for value in plan.sensitive)
+
+    for change in plan.of_kind(Kind.SERVER):
+        before, after = change.before, change.after
+        if before is None or after is None:
+            continue
+        for key, value in after.metadata.items():
+            old = before.metadata.get(key)
+            if old and old != value and secret(value):
+                stale.add(old)
+        described = before.description
+        if described and described != after.description and secret(after.description):
+            stale.add(described)
+    if not stale:
+        return plan
+    return dataclasses.replace(plan, sensitive=plan.sensitive | stale)
 
 
 def make_destroy_plan(

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from declstack import planner
+from declstack.engine import make_plan
 from declstack.interpolate import MASK, guarded_reason, mask_text
-from declstack.model import Action, Change, Diagnostic, ObservedServer, Plan, frozen_map
+from declstack.model import Action, Change, Diagnostic, ObservedServer, Plan, Spec, frozen_map
+from declstack.reconciler import Reconciler, Settings
 from declstack.render import render_json, render_markdown, render_text, user_data_digest
 from declstack.spec import (
     MAX_SPEC_BYTES,
@@ -21,7 +23,9 @@ from declstack.spec import (
     parse_spec,
     read_bounded,
 )
+from tests.fakes import FakeCloud
 from tests.unit.builders import desired, server
+from tests.unit.test_reconciler import CATALOG, Instant
 
 pytestmark = pytest.mark.unit
 
@@ -279,3 +283,20 @@ def test_spec_of_exactly_the_cap_is_parsed(tmp_path: Path) -> None:
     path.write_text(text + "#" * (MAX_SPEC_BYTES - len(text)))
     assert path.stat().st_size == MAX_SPEC_BYTES
     assert [s.name for s in load_spec(path, environ={}).servers] == ["a"]
+
+
+def test_a_changed_secret_does_not_show_its_old_value() -> None:
+    """The cloud holds metadata set from the secret's earlier value; the plan's "before"
+    of the update must not quote it."""
+    old, new = "old-secret-4711", "new-secret-0815"
+    cloud = FakeCloud(catalog=CATALOG)
+    first = Spec("demo", (desired("web", metadata={"db": f"pw={old}"}),))
+    first = dataclasses.replace(first, sensitive=frozenset({old}))
+    Reconciler(cloud, Settings(), clock=Instant().clock()).apply(make_plan(first, cloud))
+    second = Spec("demo", (desired("web", metadata={"db": f"pw={new}"}),))
+    second = dataclasses.replace(second, sensitive=frozenset({new}))
+    plan = make_plan(second, cloud)
+    assert [c.action for c in plan.changes] == [Action.UPDATE]
+    for view in (render_text, render_json, render_markdown):
+        shown = view(plan)
+        assert old not in shown and new not in shown, shown
