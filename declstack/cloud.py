@@ -405,6 +405,30 @@ class OpenStackCloud:
             lambda: self._conn.compute.delete_server(server_id, ignore_missing=True),
         )
 
+    # -- server actions in place (resize, rebuild, start, stop) ------------------
+
+    def _server_action(self, what: str, server_id: str, action: dict[str, Any]) -> None:
+        """One POST /servers/{id}/action. Not idempotent (a second resize or stop of
+        the same server is refused with 409), so resent only when Nova cannot have seen
+        the first."""
+        path = f"/servers/{quote(server_id, safe='')}/action"
+        self._retrying(what, functools.partial(self._send, "post", path, action), idempotent=False)
+
+    def resize_server(self, server_id: str, flavor_id: str) -> None:
+        self._server_action("resize", server_id, {"resize": {"flavorRef": flavor_id}})
+
+    def confirm_resize(self, server_id: str) -> None:
+        self._server_action("confirm resize", server_id, {"confirmResize": None})
+
+    def rebuild_server(self, server_id: str, image_id: str) -> None:
+        self._server_action("rebuild", server_id, {"rebuild": {"imageRef": image_id}})
+
+    def start_server(self, server_id: str) -> None:
+        self._server_action("start", server_id, {"os-start": None})
+
+    def stop_server(self, server_id: str) -> None:
+        self._server_action("stop", server_id, {"os-stop": None})
+
     # -- security groups (Neutron, raw JSON through the network proxy) --------
 
     def _neutron(

@@ -20,6 +20,17 @@ GONE_STATUSES = frozenset({"DELETED", "SOFT_DELETED"})
 #: Nova statuses that mean "being built, wait for it; never create it twice".
 IN_PROGRESS_STATUSES = frozenset({"BUILD", "REBUILD"})
 
+#: `state:` of a server: running (the default) or stopped (Nova's SHUTOFF).
+STATE_ACTIVE = "active"
+STATE_SHUTOFF = "shutoff"
+#: `lifecycle.flavor_change` / `image_change`: what a change of the attribute does.
+CHANGE_REPLACE = "replace"
+CHANGE_RESIZE = "resize"
+CHANGE_REBUILD = "rebuild"
+#: `ServerPatch.power`: Nova's os-start / os-stop.
+POWER_START = "start"
+POWER_STOP = "stop"
+
 
 def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A read-only copy of a mapping, so frozen dataclasses stay frozen."""
@@ -40,10 +51,18 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """Per-server lifecycle options."""
+    """Per-server lifecycle options.
+
+    `flavor_change` is "replace" or "resize" (Nova's resize, in place);
+    `image_change` "replace" or "rebuild" (Nova's rebuild, in place);
+    `ignore_changes` names attributes whose difference is reported, never acted on.
+    """
 
     prevent_destroy: bool = False
     create_before_destroy: bool = False
+    flavor_change: str = CHANGE_REPLACE
+    image_change: str = CHANGE_REPLACE
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,8 @@ class DesiredServer:
     entry: str | None = None
     #: `floating_ip:` on the entry (every replica gets its own), or None.
     floating_ip: FloatingIpRequest | None = None
+    #: `state:`: "active" (running) or "shutoff" (stopped with Nova's os-stop).
+    state: str = STATE_ACTIVE
 
 
 @dataclass(frozen=True)
@@ -362,6 +383,16 @@ class ServerPatch:
     security_groups: tuple[str, ...] | None = None
     add_security_groups: tuple[str, ...] = ()
     remove_security_groups: tuple[str, ...] = ()
+    #: The flavor to resize to, as the spec writes it (`lifecycle.flavor_change:
+    #: resize`); `resolve` puts its id in `resize_flavor_id`.
+    resize_to: str | None = None
+    resize_flavor_id: str | None = None
+    #: The image to rebuild from, as the spec writes it (`lifecycle.image_change:
+    #: rebuild`); `resolve` puts its id in `rebuild_image_id`.
+    rebuild_with: str | None = None
+    rebuild_image_id: str | None = None
+    #: "start" or "stop" (`state:`), or None.
+    power: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -372,7 +403,15 @@ class ServerPatch:
             or self.remove_tags
             or self.change_description
             or self.security_groups is not None
+            or self.resize_to is not None
+            or self.rebuild_with is not None
+            or self.power is not None
         )
+
+    @property
+    def acts(self) -> bool:
+        """Apply sends a server action and waits for it (resize, rebuild, start, stop)."""
+        return self.resize_to is not None or self.rebuild_with is not None or bool(self.power)
 
 
 class Kind(str, enum.Enum):
@@ -459,6 +498,9 @@ class Change:
     #: The payload of a key pair change (kind KEYPAIR only): what is there, what the
     #: spec wants (the public key to upload, with the stack's marker).
     keypair: KeypairChange | None = None
+    #: Attributes that differ from the spec but that `lifecycle.ignore_changes` lists:
+    #: reported (in `reason` too), never acted on.
+    ignored: tuple[str, ...] = ()
 
     @property
     def address(self) -> str:

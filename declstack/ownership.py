@@ -56,6 +56,18 @@ REPLACING_ATTRIBUTES = tuple(
     a for a in (*CREATE_TIME_ATTRIBUTES, *LATER_ATTRIBUTES) if a not in IN_PLACE_ATTRIBUTES
 )
 
+#: What `lifecycle.ignore_changes` may name: every attribute the planner compares
+#: (the fingerprinted ones, then those compared with the server as it is).
+#: schemas/spec-v1.json lists the same names.
+IGNORABLE_ATTRIBUTES = (
+    *CREATE_TIME_ATTRIBUTES,
+    *LATER_ATTRIBUTES,
+    "metadata",
+    "tags",
+    "description",
+    "state",
+)
+
 #: Nova metadata values are limited to 255 characters.
 MAX_METADATA_VALUE = 255
 
@@ -112,6 +124,29 @@ def fingerprint(server: DesiredServer) -> str:
         f"{name}={_digest(values[name])}"
         for name, default in LATER_ATTRIBUTES.items()
         if values[name] != default
+    ]
+    return ";".join([FINGERPRINT_VERSION, *parts])
+
+
+def rewritten_fingerprint(
+    server: DesiredServer, observed: ObservedServer, names: tuple[str, ...] | list[str]
+) -> str:
+    """The server's recorded fingerprint with only `names` taken from the spec: what it
+    records once those attributes changed in place. Other differences (one that
+    `ignore_changes` lists, say) stay visible to the next plan."""
+    recorded = parse_fingerprint(observed.metadata.get(FINGERPRINT_KEY)) or {}
+    wanted = parse_fingerprint(fingerprint(server))
+    assert wanted is not None
+    for name in names:
+        if name in wanted:
+            recorded[name] = wanted[name]
+        else:
+            recorded.pop(name, None)  # a later attribute back at its default
+    parts = [f"{name}={recorded[name]}" for name in CREATE_TIME_ATTRIBUTES if name in recorded]
+    parts += [
+        f"{name}={recorded[name]}"
+        for name, default in LATER_ATTRIBUTES.items()
+        if name in recorded and recorded[name] != _digest(default)
     ]
     return ";".join([FINGERPRINT_VERSION, *parts])
 

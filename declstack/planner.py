@@ -18,6 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from declstack import ownership
 from declstack.model import (
     ACTION_ORDER,
+    CHANGE_REBUILD,
+    CHANGE_RESIZE,
+    POWER_START,
+    POWER_STOP,
+    STATE_ACTIVE,
+    STATE_SHUTOFF,
     Action,
     Change,
     DesiredServer,
@@ -33,6 +39,10 @@ from declstack.model import (
 
 #: Statuses in which declstack updates metadata, tags and description, or replaces.
 SETTLED_STATUSES = frozenset({"ACTIVE", "SHUTOFF"})
+#: How a plan words a resize and a rebuild in place (`resolve` rewords them when the
+#: spec's new flavor or image turns out to be the one the server has).
+RESIZE = "resize in place"
+REBUILD = "rebuild in place (the root disk is made anew from the image)"
 
 
 def plan(
@@ -248,17 +258,44 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         return replacement(
             "no readable declstack fingerprint, so what it was built from is unknown"
         )
+    lifecycle = desired.lifecycle
     changed = ownership.changed_create_attributes(desired, server)
-    if changed:
-        return replacement(
-            "; ".join(_describe_create_change(name, desired, server) for name in changed),
-            tuple(changed),
-        )
+    acted = [name for name in changed if name not in lifecycle.ignore_changes]
+    in_place = tuple(name for name in acted if _changes_in_place(name, desired))
+    forcing = tuple(name for name in acted if name not in in_place)
+    if forcing:
+        reasons = [_describe_create_change(name, desired, server) for name in acted]
+        reasons += [
+            f"{_describe_create_change(name, desired, server)} too (lifecycle.ignore_changes "
+            "lists it, but the new server is built from the spec)"
+            for name in changed
+            if name in lifecycle.ignore_changes
+        ]
+        return replacement("; ".join(reasons), forcing)
 
-    patch, details = _patch_for(desired, server)
+    ignored = [
+        (name, _describe_create_change(name, desired, server))
+        for name in changed
+        if name in lifecycle.ignore_changes
+    ]
+    patch, details = _patch_for(desired, server, in_place, ignored)
+    names = tuple(dict.fromkeys(name for name, _ in ignored))
+    said = [f"ignored by lifecycle.ignore_changes: {'; '.join(t for _, t in ignored)}"]
+    said = said if ignored else []
     if patch.is_empty:
-        return change(Action.NOOP, "up to date")
-    return change(Action.UPDATE, "; ".join(details), patch)
+        noop = change(Action.NOOP, "; ".join(["up to date", *said]))
+        return dataclasses.replace(noop, ignored=names)
+    update = change(Action.UPDATE, "; ".join([*details, *said]), patch)
+    return dataclasses.replace(update, ignored=names)
+
+
+def _changes_in_place(name: str, desired: DesiredServer) -> bool:
+    """A create-time attribute the spec asks to change in place: the flavor with
+    `flavor_change: resize`, the image with `image_change: rebuild`."""
+    lifecycle = desired.lifecycle
+    return (name == "flavor" and lifecycle.flavor_change == CHANGE_RESIZE) or (
+        name == "image" and lifecycle.image_change == CHANGE_REBUILD
+    )
 
 
 def _describe_create_change(name: str, desired: DesiredServer, server: ObservedServer) -> str:
@@ -275,16 +312,39 @@ def _describe_create_change(name: str, desired: DesiredServer, server: ObservedS
     return f'{name} changed (spec now "{value}")'
 
 
-def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPatch, list[str]]:
-    """The in-place update touching only keys and tags declstack manages, and its wording."""
+def _patch_for(
+    desired: DesiredServer,
+    server: ObservedServer,
+    in_place: tuple[str, ...] = (),
+    ignored: list[tuple[str, str]] | None = None,
+) -> tuple[ServerPatch, list[str]]:
+    """The in-place update touching only keys and tags declstack manages, and its wording.
+
+    `in_place` are the create-time attributes changed in place (resize, rebuild).
+    A difference in an attribute `lifecycle.ignore_changes` lists is appended to
+    `ignored` as (attribute, wording) and left out of the patch.
+    """
+    ignore = desired.lifecycle.ignore_changes
+    notes = ignored if ignored is not None else []
     current = server.metadata
     details: list[str] = []
+
+    def keep(name: str, said: list[str]) -> bool:
+        """Whether a difference in `name` goes into the patch (else it is only noted)."""
+        if name not in ignore:
+            details.extend(said)
+            return True
+        notes.extend((name, text) for text in said)
+        return False
+
     set_metadata: dict[str, str] = {}
+    said: list[str] = []
+    wanted_metadata: dict[str, str] = {}
     for key, value in sorted(desired.metadata.items()):
         if current.get(key) != value:
-            set_metadata[key] = value
+            wanted_metadata[key] = value
             before = f'"{current[key]}"' if key in current else "(unset)"
-            details.append(f'metadata {key}: {before} -> "{value}"')
+            said.append(f'metadata {key}: {before} -> "{value}"')
     delete_metadata = tuple(
         sorted(
             key
@@ -294,7 +354,14 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
             and not key.startswith(ownership.PREFIX)  # never the ownership marker itself
         )
     )
-    details.extend(f"metadata {key}: removed" for key in delete_metadata)
+    said.extend(f"metadata {key}: removed" for key in delete_metadata)
+    bookkeeping = _bookkeeping(
+        current, ownership.MANAGED_METADATA_KEY, ownership.managed_metadata_keys, desired.metadata
+    )
+    if keep("metadata", said):
+        set_metadata.update(wanted_metadata)
+    else:
+        delete_metadata, bookkeeping = (), {}
 
     add_tags = tuple(sorted(tag for tag in set(desired.tags) if tag not in server.tags))
     remove_tags = tuple(
@@ -306,30 +373,33 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
             and not tag.startswith(ownership.PREFIX)  # never the ownership tag itself
         )
     )
-    details.extend(f"tag +{tag}" for tag in add_tags)
-    details.extend(f"tag -{tag}" for tag in remove_tags)
-
-    bookkeeping = _bookkeeping(
-        current, ownership.MANAGED_METADATA_KEY, ownership.managed_metadata_keys, desired.metadata
+    tag_bookkeeping = _bookkeeping(
+        current, ownership.MANAGED_TAGS_KEY, ownership.managed_tags, desired.tags
     )
-    bookkeeping.update(
-        _bookkeeping(current, ownership.MANAGED_TAGS_KEY, ownership.managed_tags, desired.tags)
-    )
+    if not keep(
+        "tags", [*(f"tag +{tag}" for tag in add_tags), *(f"tag -{tag}" for tag in remove_tags)]
+    ):
+        add_tags, remove_tags, tag_bookkeeping = (), (), {}
+    bookkeeping.update(tag_bookkeeping)
     if bookkeeping and not details:
         details.append("declstack bookkeeping of managed keys/tags")
     set_metadata.update(bookkeeping)
 
-    security_groups, said = _security_groups_change(desired, server)
-    if security_groups is not None:
-        details.append(said)
-        set_metadata[ownership.FINGERPRINT_KEY] = ownership.fingerprint(desired)
+    rewritten = list(in_place)
+    security_groups, groups_said = _security_groups_change(desired, server)
+    if security_groups is not None and keep("security_groups", [groups_said]):
+        rewritten.insert(0, "security_groups")
+    else:
+        security_groups = None
 
     change_description = (
-        desired.description is not None and desired.description != server.description
+        desired.description is not None
+        and desired.description != server.description
+        and keep(
+            "description",
+            [f'description: {_quoted(server.description)} -> "{desired.description}"'],
+        )
     )
-    if change_description:
-        before = f'"{server.description}"' if server.description is not None else "(unset)"
-        details.append(f'description: {before} -> "{desired.description}"')
 
     if desired.lifecycle.prevent_destroy and not ownership.is_protected(server):
         set_metadata[ownership.PREVENT_DESTROY_KEY] = "true"
@@ -337,6 +407,21 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
     elif not desired.lifecycle.prevent_destroy and ownership.PREVENT_DESTROY_KEY in current:
         delete_metadata = (*delete_metadata, ownership.PREVENT_DESTROY_KEY)
         details.append("prevent_destroy: marker removed from the server")
+
+    resize_to = desired.flavor if "flavor" in in_place else None
+    rebuild_with = desired.image if "image" in in_place else None
+    if resize_to is not None:
+        details.append(f"{_describe_create_change('flavor', desired, server)}: {RESIZE}")
+    if rebuild_with is not None:
+        details.append(f"{_describe_create_change('image', desired, server)}: {REBUILD}")
+    if rewritten:
+        set_metadata[ownership.FINGERPRINT_KEY] = ownership.rewritten_fingerprint(
+            desired, server, rewritten
+        )
+
+    power = _power_for(desired, server)
+    if power is not None and not keep("state", [_describe_power(power, desired, server)]):
+        power = None
 
     patch = ServerPatch(
         set_metadata=frozen_map(set_metadata),
@@ -346,8 +431,29 @@ def _patch_for(desired: DesiredServer, server: ObservedServer) -> tuple[ServerPa
         description=desired.description if change_description else None,
         change_description=change_description,
         security_groups=security_groups,
+        resize_to=resize_to,
+        rebuild_with=rebuild_with,
+        power=power,
     )
     return patch, details
+
+
+def _quoted(text: str | None) -> str:
+    return f'"{text}"' if text is not None else "(unset)"
+
+
+def _power_for(desired: DesiredServer, server: ObservedServer) -> str | None:
+    """os-start for a stopped server the spec wants running, os-stop for the reverse."""
+    status = server.status.upper()
+    if desired.state == STATE_ACTIVE and status == "SHUTOFF":
+        return POWER_START
+    if desired.state == STATE_SHUTOFF and status == "ACTIVE":
+        return POWER_STOP
+    return None
+
+
+def _describe_power(power: str, desired: DesiredServer, server: ObservedServer) -> str:
+    return f"state: {server.status.upper()} -> {desired.state} ({power})"
 
 
 #: Nova puts a server without requested groups into `default`.

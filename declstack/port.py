@@ -79,6 +79,28 @@ class CloudPort(Protocol):
         """Ask for deletion; a server that is already gone is success."""
         ...
 
+    # -- server actions in place: each one request, no waiting ---------------------
+
+    def resize_server(self, server_id: str, flavor_id: str) -> None:
+        """Nova's resize: the server goes RESIZE, then VERIFY_RESIZE on the new flavor."""
+        ...
+
+    def confirm_resize(self, server_id: str) -> None:
+        """Nova's confirmResize of a server in VERIFY_RESIZE: back to ACTIVE (or SHUTOFF)."""
+        ...
+
+    def rebuild_server(self, server_id: str, image_id: str) -> None:
+        """Nova's rebuild from `image_id`: same id and addresses, a new root disk."""
+        ...
+
+    def start_server(self, server_id: str) -> None:
+        """Nova's os-start of a SHUTOFF server."""
+        ...
+
+    def stop_server(self, server_id: str) -> None:
+        """Nova's os-stop of an ACTIVE server."""
+        ...
+
     def list_security_groups(self) -> list[ObservedSecurityGroup]:
         """Every security group the project sees, rules embedded (one paged list call)."""
         ...

@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
 from declstack.errors import UserError
 from declstack.kinds.security_group import canonical_rule
-from declstack.model import GONE_STATUSES, Action, Change, Kind, ObservedRule, ObservedServer, Plan
+from declstack.model import (
+    GONE_STATUSES,
+    POWER_START,
+    POWER_STOP,
+    STATE_SHUTOFF,
+    Action,
+    Change,
+    Kind,
+    ObservedRule,
+    ObservedServer,
+    Plan,
+    ServerPatch,
+)
 from declstack.port import CloudPort
 from declstack.waiting import SYSTEM_CLOCK, Clock, Outcome, State, wait_all
 
@@ -117,6 +129,33 @@ def judge_active(server: ObservedServer | None) -> tuple[State, str]:
         return State.DONE, "ACTIVE"
     detail = server.status + (f" ({server.task_state})" if server.task_state else "")
     return State.PENDING, detail
+
+
+#: The statuses a server settles in after a resize is confirmed or a rebuild (the
+#: power state it had before: Nova keeps a stopped server stopped).
+SETTLED = frozenset({"ACTIVE", "SHUTOFF"})
+
+
+def judge_settled(
+    targets: Collection[str], *, undone: str | None = None
+) -> Callable[[ObservedServer | None], tuple[State, str]]:
+    """A server action is done when the server shows one of `targets` with no task
+    running; failed in ERROR (with Nova's fault), when the server went, or, given
+    `undone`, when it settled back where it was (Nova rolls some failures back)."""
+
+    def judge(server: ObservedServer | None) -> tuple[State, str]:
+        if server is None or server.is_gone:
+            return State.FAILED, "the server is gone"
+        if server.is_error:
+            return State.FAILED, f"went to ERROR: {server.fault or 'no fault message'}"
+        detail = server.status + (f" ({server.task_state})" if server.task_state else "")
+        if server.task_state is None and server.status in targets:
+            return State.DONE, detail
+        if undone is not None and server.task_state is None and server.status in SETTLED:
+            return State.FAILED, f"{undone} ({server.status})"
+        return State.PENDING, detail
+
+    return judge
 
 
 def judge_gone(server: ObservedServer | None) -> tuple[State, str]:
@@ -305,7 +344,7 @@ class Reconciler:
         in_build = [(k, c) for k, c in items if c.action is Action.WAIT]
         results: dict[int, Result] = {}
 
-        results.update(self._run_updates(updates))
+        results.update(self._run_updates(plan.stack, updates))
 
         deleted = self._delete_and_wait(plan.stack, [*deletes, *destroy_first])
         results.update({k: deleted[k] for k, _ in deletes})
@@ -491,7 +530,92 @@ class Reconciler:
         self._begun.setdefault(key, self._clock.now())
         return _guard(key, change, work)
 
-    def _run_updates(self, updates: list[Keyed]) -> dict[int, Result]:
+    def _run_updates(self, stack: str, updates: list[Keyed]) -> dict[int, Result]:
+        """In-place updates. Server actions go in batches, each with one wait (one list
+        call per round for all): stop; resize, wait for VERIFY_RESIZE, confirm, wait;
+        rebuild, wait. Then metadata, tags, groups and the fingerprint, so what is
+        recorded was done; start last. A step that fails ends its change there."""
+        failed: dict[int, Result] = {}
+        verbs: dict[int, list[str]] = {k: [] for k, _ in updates}
+
+        def step(
+            what: str,
+            doing: str,
+            wanted: Callable[[ServerPatch], bool],
+            send: Callable[[str, ServerPatch], None],
+            judge: Callable[[ObservedServer | None], tuple[State, str]],
+            verb: Callable[[ServerPatch], str] | None = None,
+        ) -> None:
+            items = [
+                (k, c)
+                for k, c in updates
+                if k not in failed and c.patch is not None and wanted(c.patch)
+            ]
+
+            def request(key: int, change: Change) -> str:
+                assert change.before is not None and change.patch is not None
+                send(change.before.id, change.patch)
+                return change.before.id
+
+            outcomes = self._request_and_wait(
+                stack,
+                items,
+                request,
+                doing=doing,
+                judge=judge,
+                timeout=self._settings.create_timeout,
+                target="settled",
+                done=lambda action, seconds: what,
+            )
+            for k, change in items:
+                outcome = outcomes[k]
+                if not outcome.ok:
+                    failed[k] = replace(
+                        outcome,
+                        message=f"{what} failed: {outcome.message}",
+                        addresses=change.before.addresses if change.before else (),
+                    )
+                elif verb is not None and change.patch is not None:
+                    verbs[k].append(verb(change.patch))
+
+        cloud = self._cloud
+        step(
+            "stop",
+            "stopping",
+            lambda p: p.power == POWER_STOP,
+            lambda server_id, p: cloud.stop_server(server_id),
+            judge_settled({"SHUTOFF"}, undone="is not stopped: the stop did not take"),
+            lambda p: "stopped",
+        )
+        step(
+            "resize",
+            "resizing",
+            lambda p: p.resize_to is not None,
+            lambda server_id, p: cloud.resize_server(server_id, _resolved(p.resize_flavor_id)),
+            judge_settled(
+                {"VERIFY_RESIZE"},
+                undone="is back on its old flavor: Nova did not resize it (a server not in "
+                "ERROR shows no fault; `openstack server event list` says why; a cloud with "
+                "one compute host needs allow_resize_to_same_host)",
+            ),
+        )
+        step(
+            "confirm resize",
+            "confirming the resize",
+            lambda p: p.resize_to is not None,
+            lambda server_id, p: cloud.confirm_resize(server_id),
+            judge_settled(SETTLED),
+            lambda p: f'resized to "{p.resize_to}"',
+        )
+        step(
+            "rebuild",
+            "rebuilding",
+            lambda p: p.rebuild_with is not None,
+            lambda server_id, p: cloud.rebuild_server(server_id, _resolved(p.rebuild_image_id)),
+            judge_settled(SETTLED),
+            lambda p: f'rebuilt from "{p.rebuild_with}"',
+        )
+
         def update(key: int, change: Change) -> Result:
             assert change.before is not None and change.patch is not None
             patch = dataclasses.replace(
@@ -499,18 +623,41 @@ class Reconciler:
                 add_security_groups=tuple(map(self._id_of, change.patch.add_security_groups)),
             )
             self._cloud.update_server(change.before.id, patch)
-            return Result(
+            return Result(change.address, change.action, True, "updated", change.before.id)
+
+        writes = [
+            (k, c)
+            for k, c in updates
+            if k not in failed and c.patch is not None and _writes(c.patch)
+        ]
+        for k, result in self._parallel(writes, update, "").items():
+            if not result.ok:
+                failed[k] = result
+        step(
+            "start",
+            "starting",
+            lambda p: p.power == POWER_START,
+            lambda server_id, p: cloud.start_server(server_id),
+            judge_settled({"ACTIVE"}, undone="is not running: the start did not take"),
+            lambda p: "started",
+        )
+
+        results: dict[int, Result] = {}
+        for k, change in updates:
+            assert change.before is not None
+            done = verbs[k]
+            message = (
+                "has been " + _listed(done) + " in place" if done else "has been updated in place"
+            )
+            results[k] = failed.get(k) or Result(
                 change.address,
                 change.action,
                 True,
-                "has been updated in place",
+                message,
                 change.before.id,
                 addresses=change.before.addresses,
             )
-
-        results = self._parallel(updates, update, "")
-        for k, result in results.items():
-            self._report(result, k)
+            self._report(results[k], k)
         return results
 
     def _delete_and_wait(
@@ -628,12 +775,53 @@ class Reconciler:
                     message = f"{broken[k].message}; deleting it failed: {gone[k].message}"
                     results[k] = replace(broken[k], message=message, in_error=False)
             results.update(build([(k, c) for k, c in again if gone[k].ok], None))
+        results.update(self._stop_built(stack, creating, results))
         for k, fault in first_fault.items():
             result = results[k]
             tail = f"build {builds[k]} of {limit}; the first {fault}"
             results[k] = replace(result, message=f"{result.message} ({tail})")
         for k, result in sorted(results.items()):
             self._report(result, k)
+        return results
+
+    def _stop_built(
+        self, stack: str, creating: Mapping[int, Change], built: Mapping[int, Result]
+    ) -> dict[int, Result]:
+        """Stop the servers just built whose spec says `state: shutoff` (Nova builds a
+        server running), and wait until they are SHUTOFF."""
+        stopping = [
+            (k, change)
+            for k, change in sorted(creating.items())
+            if k in built
+            and built[k].ok
+            and change.after is not None
+            and change.after.state == STATE_SHUTOFF
+        ]
+
+        def stop(key: int, change: Change) -> str:
+            server_id = built[key].resource_id
+            assert server_id is not None
+            self._cloud.stop_server(server_id)
+            return server_id
+
+        stopped = self._request_and_wait(
+            stack,
+            stopping,
+            stop,
+            doing="stopping",
+            judge=judge_settled({"SHUTOFF"}, undone="is not stopped: the stop did not take"),
+            timeout=self._settings.create_timeout,
+            target="SHUTOFF",
+            done=lambda action, seconds: "stopped",
+        )
+        results: dict[int, Result] = {}
+        for k, _ in stopping:
+            result, outcome = built[k], stopped[k]
+            if outcome.ok:
+                results[k] = replace(result, message=f"{result.message} and stopped")
+            else:
+                message = f"{result.message}, but stopping it failed: {outcome.message}"
+                results[k] = replace(result, ok=False, message=message)
         return results
 
     def _delete_listed(self, ids: Mapping[int, str | None], key: int, change: Change) -> str:
@@ -731,6 +919,21 @@ class Reconciler:
             on_change=on_change,
             vanished=vanished,
         )
+
+
+def _resolved(ref: str | None) -> str:
+    assert ref is not None, "plan was not resolved"
+    return ref
+
+
+def _writes(patch: ServerPatch) -> bool:
+    """The patch sets metadata, tags, description or groups (not only server actions)."""
+    return not dataclasses.replace(patch, resize_to=None, rebuild_with=None, power=None).is_empty
+
+
+def _listed(words: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _labels(changes: Iterable[Change]) -> tuple[str, ...]:

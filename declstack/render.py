@@ -22,6 +22,8 @@ from declstack import ownership
 from declstack.interpolate import mask_text
 from declstack.kinds import keypair as keypair_kind
 from declstack.model import (
+    POWER_START,
+    POWER_STOP,
     Action,
     Change,
     CreateRequest,
@@ -39,7 +41,7 @@ from declstack.model import (
 
 #: Version of the JSON plan format; see docs/plan-format.md. Bump the minor for
 #: added fields, the major for removed or changed ones.
-FORMAT_VERSION = "2.0"
+FORMAT_VERSION = "2.1"
 
 _ANSI = {
     Action.CREATE: "32",
@@ -104,6 +106,12 @@ def summary_line(plan: Plan) -> str:
     left_out = (
         f" {len(plan.left_out)} change(s) outside --target left out." if plan.left_out else ""
     )
+    ignoring = sum(1 for c in plan.changes if c.ignored)
+    if ignoring:
+        left_out = (
+            f" {ignoring} server(s) differ from the spec in attributes lifecycle.ignore_changes "
+            "lists; those differences are left as they are." + left_out
+        )
     if not plan.has_changes:
         if plan.errors:
             return "No changes planned, but there are errors to fix." + left_out
@@ -170,8 +178,8 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
 def _noteworthy(change: Change) -> bool:
     """A no-op a person should still see: a server being built, or in an odd state."""
     before = change.before
-    return before is not None and (
-        before.is_in_progress or before.status not in ("ACTIVE", "SHUTOFF")
+    return bool(change.ignored) or (
+        before is not None and (before.is_in_progress or before.status not in ("ACTIVE", "SHUTOFF"))
     )
 
 
@@ -264,7 +272,23 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
         rows.append(
             f"security_groups: {old} -> {_q(sorted(set(patch.security_groups)))}   # in place"
         )
+    if patch.resize_to is not None:
+        new = _q(patch.resize_to) + _with_id(patch.resize_to, patch.resize_flavor_id)
+        rows.append(f"flavor: {_q(before.flavor_name)} -> {new}   # resize in place")
+    if patch.rebuild_with is not None:
+        new = _q(patch.rebuild_with) + _with_id(patch.rebuild_with, patch.rebuild_image_id)
+        rows.append(f"image: (id {before.image_id}) -> {new}   # rebuild in place: a new root disk")
+    if patch.power is not None:
+        rows.append(f"state: {before.status} -> {_POWERED[patch.power]}   # {patch.power}")
     return rows
+
+
+#: The status a server reaches after os-start / os-stop.
+_POWERED = {POWER_START: "ACTIVE", POWER_STOP: "SHUTOFF"}
+
+
+def _with_id(ref: str, resolved_id: str | None) -> str:
+    return f" (id {resolved_id})" if resolved_id and resolved_id != ref else ""
 
 
 def _desired_rows(
@@ -371,6 +395,7 @@ def _change_head(change: Change) -> dict[str, Any]:
         "action": change.action.value,
         "reason": change.reason,
         "replaced_by": list(change.replaced_by),
+        "ignored": list(change.ignored),
     }
 
 
@@ -482,6 +507,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "config_drive": after.config_drive,
             "user_data": user_data_digest(after.user_data),
             "prevent_destroy": after.lifecycle.prevent_destroy,
+            "state": after.state,
         },
         "patch": None
         if patch is None
@@ -497,6 +523,11 @@ def _change_dict(change: Change) -> dict[str, Any]:
             else list(patch.security_groups),
             "add_security_groups": list(patch.add_security_groups),
             "remove_security_groups": list(patch.remove_security_groups),
+            "resize_to": patch.resize_to,
+            "resize_flavor_id": patch.resize_flavor_id,
+            "rebuild_with": patch.rebuild_with,
+            "rebuild_image_id": patch.rebuild_image_id,
+            "power": patch.power,
         },
         "resolved": None
         if create is None

@@ -12,7 +12,7 @@ import difflib
 import ipaddress
 from collections.abc import Mapping, Sequence
 
-from declstack import ownership
+from declstack import ownership, planner
 from declstack.model import (
     Action,
     Catalog,
@@ -41,9 +41,17 @@ def _regroups(change: Change) -> bool:
     return change.patch is not None and change.patch.security_groups is not None
 
 
+def _reshapes(change: Change) -> bool:
+    """An in-place update that resizes or rebuilds the server."""
+    return change.patch is not None and (
+        change.patch.resize_to is not None or change.patch.rebuild_with is not None
+    )
+
+
 def needs_catalog(plan: Plan) -> bool:
-    """True when some change creates a server or changes its security groups."""
-    return any(_builds(c) or _may_rebuild(c) or _regroups(c) for c in plan.changes)
+    """True when some change creates a server, changes its security groups, or resizes
+    or rebuilds it."""
+    return any(_builds(c) or _may_rebuild(c) or _regroups(c) or _reshapes(c) for c in plan.changes)
 
 
 def resolve(plan: Plan, catalog: Catalog) -> Plan:
@@ -62,8 +70,14 @@ def resolve(plan: Plan, catalog: Catalog) -> Plan:
             if _builds(change):
                 diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
             change = dataclasses.replace(change, create=request)
-        elif _regroups(change):
-            change, problems = _security_group_actions(change, catalog, plan.group_ids)
+        else:
+            problems = []
+            if _regroups(change):
+                change, found = _security_group_actions(change, catalog, plan.group_ids)
+                problems += found
+            if _reshapes(change):
+                change, found = _reshape(change, catalog)
+                problems += found
             diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
         changes.append(change)
     return dataclasses.replace(plan, changes=tuple(changes), diagnostics=tuple(diagnostics))
@@ -99,13 +113,7 @@ def _create_request(
     problems = _Problems()
     image = problems.find("image", server.image, catalog.images)
     if image is not None and image.status is not None and image.status.lower() != "active":
-        problems.items.append(
-            Diagnostic(
-                "error",
-                f'image "{server.image}" (id {image.id}) is not active (status {image.status})',
-                hint="wait until the image upload finishes, or pick an active image",
-            )
-        )
+        problems.items.append(_inactive(server.image, image))
         image = None
     flavor = problems.find("flavor", server.flavor, catalog.flavors)
 
@@ -169,6 +177,53 @@ def _security_group_actions(
         change.patch, add_security_groups=add, remove_security_groups=tuple(remove)
     )
     return dataclasses.replace(change, patch=patch), problems.items
+
+
+def _reshape(change: Change, catalog: Catalog) -> tuple[Change, list[Diagnostic]]:
+    """The flavor id to resize to and the image id to rebuild from.
+
+    A spec that now names, in other words (an id for a name, a renamed flavor), the
+    flavor or image the server already has asks for nothing: Nova refuses a resize to
+    the flavor a server has, and a rebuild would wipe its disk for no change. Then
+    only declstack's record of the attribute is rewritten, and the reason says so.
+    """
+    assert change.patch is not None and change.before is not None
+    patch, before, reason = change.patch, change.before, change.reason
+    flavor_ref, image_ref = patch.resize_to, patch.rebuild_with
+    problems = _Problems()
+    if flavor_ref is not None:
+        flavor = problems.find("flavor", flavor_ref, catalog.flavors)
+        if flavor is not None and before.flavor_name in (flavor.id, flavor.name):
+            patch = dataclasses.replace(patch, resize_to=None)
+            reason = reason.replace(
+                planner.RESIZE,
+                f'"{flavor_ref}" is the flavor the server has ({flavor.name}); '
+                "nothing to resize, only declstack's record of it changes",
+            )
+        elif flavor is not None:
+            patch = dataclasses.replace(patch, resize_flavor_id=flavor.id)
+    if image_ref is not None:
+        image = problems.find("image", image_ref, catalog.images)
+        if image is not None and image.id == before.image_id:
+            patch = dataclasses.replace(patch, rebuild_with=None)
+            reason = reason.replace(
+                planner.REBUILD,
+                f'"{image_ref}" is the image the server was built from (id {image.id}); '
+                "nothing to rebuild, only declstack's record of it changes",
+            )
+        elif image is not None and image.status is not None and image.status.lower() != "active":
+            problems.items.append(_inactive(image_ref, image))
+        elif image is not None:
+            patch = dataclasses.replace(patch, rebuild_image_id=image.id)
+    return dataclasses.replace(change, patch=patch, reason=reason), problems.items
+
+
+def _inactive(ref: str, image: NamedResource) -> Diagnostic:
+    return Diagnostic(
+        "error",
+        f'image "{ref}" (id {image.id}) is not active (status {image.status})',
+        hint="wait until the image upload finishes, or pick an active image",
+    )
 
 
 def _fixed_ip_problems(network: NamedResource, ip: str, catalog: Catalog) -> list[Diagnostic]:

@@ -29,8 +29,13 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from declstack.interpolate import mask_text, substitute
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
+    CHANGE_REBUILD,
+    CHANGE_REPLACE,
+    CHANGE_RESIZE,
     NETWORKS_AUTO,
     NETWORKS_NONE,
+    STATE_ACTIVE,
+    STATE_SHUTOFF,
     DesiredKeypair,
     DesiredSecurityGroup,
     DesiredServer,
@@ -86,6 +91,7 @@ _SETTINGS = (
     "config_drive",
     "floating_ip",
     "description",
+    "state",
     "lifecycle",
 )
 _TYPE_WORDS = {
@@ -409,8 +415,11 @@ class _Checker:
         validator, instance = error.validator, error.instance
         value: Any = error.validator_value
         hint = _hint(error)
+        close = ""
+        if validator == "enum" and isinstance(instance, str):
+            close = _suggest(instance, map(str, value))
         if hint and validator in ("const", "enum", "pattern", "not"):
-            return f"{hint}; got {_describe_value(instance)}"
+            return f"{hint}; got {_describe_value(instance)}{close}"
         if hint:
             return hint
         if validator == "minLength":
@@ -429,7 +438,7 @@ class _Checker:
             return f"must be {json.dumps(value)}, got {_describe_value(instance)}"
         if validator == "enum":
             choices = ", ".join(json.dumps(v) for v in value)
-            return f"must be one of {choices}, got {_describe_value(instance)}"
+            return f"must be one of {choices}, got {_describe_value(instance)}{close}"
         if validator == "pattern":
             return f"must match {value}, got {_describe_value(instance)}"
         return str(error.message)
@@ -895,10 +904,8 @@ class _Checker:
             entry, defaults, index, (networks_value, networks_path), len(names_here)
         )
         groups = self.setting("security_groups", entry, defaults, index)[0]
-        lifecycle: dict[str, Any] = {}
-        for source in (defaults.get("lifecycle"), entry.get("lifecycle")):
-            if isinstance(source, dict):
-                lifecycle.update(source)
+        lifecycle = self.lifecycle(entry, defaults, index)
+        state = self.setting("state", entry, defaults, index)[0]
         source = self.doc.values.get(where)
         return [
             DesiredServer(
@@ -917,14 +924,48 @@ class _Checker:
                 floating_ip=floating_ip,
                 entry=str(entry.get("name")),
                 description=text("description"),
-                lifecycle=Lifecycle(
-                    prevent_destroy=lifecycle.get("prevent_destroy") is True,
-                    create_before_destroy=lifecycle.get("create_before_destroy") is True,
-                ),
+                lifecycle=lifecycle,
+                state=state if state in (STATE_ACTIVE, STATE_SHUTOFF) else STATE_ACTIVE,
                 source=source,
             )
             for name in names_here
         ]
+
+    def lifecycle(self, entry: dict[str, Any], defaults: dict[str, Any], index: int) -> Lifecycle:
+        """The entry's `lifecycle:` over the defaults' one, key by key; an in-place change
+        the spec asks for of an attribute it also ignores is refused (it could never happen).
+        """
+        merged: dict[str, Any] = {}
+        where: dict[str, DocPath] = {}
+        for path, source in (
+            (("defaults", "lifecycle"), defaults.get("lifecycle")),
+            (("servers", index, "lifecycle"), entry.get("lifecycle")),
+        ):
+            if isinstance(source, dict):
+                merged.update(source)
+                where.update({key: (*path, key) for key in source})
+        ignore = merged.get("ignore_changes")
+        ignored = tuple(str(n) for n in ignore) if isinstance(ignore, list) else ()
+        flavor_change = merged.get("flavor_change")
+        image_change = merged.get("image_change")
+        for key, value, in_place, attribute in (
+            ("flavor_change", flavor_change, CHANGE_RESIZE, "flavor"),
+            ("image_change", image_change, CHANGE_REBUILD, "image"),
+        ):
+            if value == in_place and attribute in ignored:
+                self.add(
+                    where[key],
+                    f"{key}: {in_place} never happens while ignore_changes lists "
+                    f"{attribute!r} (a change of {attribute} is then only reported); "
+                    "drop one of the two",
+                )
+        return Lifecycle(
+            prevent_destroy=merged.get("prevent_destroy") is True,
+            create_before_destroy=merged.get("create_before_destroy") is True,
+            flavor_change=CHANGE_RESIZE if flavor_change == CHANGE_RESIZE else CHANGE_REPLACE,
+            image_change=CHANGE_REBUILD if image_change == CHANGE_REBUILD else CHANGE_REPLACE,
+            ignore_changes=ignored,
+        )
 
     def server_names(
         self,

@@ -111,6 +111,12 @@ class FakeCloud:
         self._age: dict[str, int] = {}
         self._deleting: dict[str, int] = {}
         self.built: dict[str, BuiltServer] = {}  # id -> what import reads besides the server
+        # Server actions: id -> [list calls left, fields the server then takes].
+        self._actions: dict[str, tuple[int, dict[str, object]]] = {}
+        self.action_polls = 1
+        self.fail_resize: dict[str, str] = {}  # name -> "error" (ERROR) or "back" (rolled back)
+        self.fail_rebuild: set[str] = set()  # names whose rebuild goes to ERROR
+        self._resized_from: dict[str, str] = {}  # id -> status before its resize
 
     def locks(self) -> FakeLocks:
         return self.lock_store
@@ -120,6 +126,13 @@ class FakeCloud:
         return server
 
     def _tick(self) -> None:
+        for server_id, (left, fields) in list(self._actions.items()):
+            if left > 1:
+                self._actions[server_id] = (left - 1, fields)
+                continue
+            del self._actions[server_id]
+            if server_id in self.servers:
+                self.servers[server_id] = replace(self.servers[server_id], **fields)  # type: ignore[arg-type]
         for server_id in list(self._deleting):
             self._deleting[server_id] -= 1
             if self._deleting[server_id] <= 0:
@@ -178,6 +191,8 @@ class FakeCloud:
             name=request.name,
             status="BUILD",
             task_state="spawning",
+            image_id=request.image_id,
+            flavor_name=self._flavor_name(request.flavor_id),
             metadata=frozen_map(request.metadata),
             tags=request.tags,
             description=request.description,
@@ -245,6 +260,77 @@ class FakeCloud:
         self._owned(server_id)
         self.servers[server_id] = replace(self.servers[server_id], task_state="deleting")
         self._deleting[server_id] = self.delete_polls
+
+    # --- server actions (Nova's POST /servers/{id}/action) ----------------------------
+
+    def _flavor_name(self, flavor_id: str) -> str:
+        """Nova (>= 2.47) shows a server's flavor by its name."""
+        for flavor in self.catalog.flavors:
+            if flavor_id in (flavor.id, flavor.name):
+                return flavor.name
+        return flavor_id
+
+    def _acting_on(self, server_id: str, action: str, statuses: Collection[str]) -> ObservedServer:
+        """The owned server, if Nova would take `action` now (else 409, as Nova does)."""
+        self.calls.append(f"{action} {server_id}")
+        server = self._owned(server_id)
+        if server.status not in statuses or server.task_state is not None:
+            raise FakeCloudError(
+                f"409 Cannot '{action}' instance {server_id} while it is in "
+                f"status {server.status} (task {server.task_state})"
+            )
+        return server
+
+    def _then(self, server_id: str, now: dict[str, object], later: dict[str, object]) -> None:
+        server = self.servers[server_id]
+        self.servers[server_id] = replace(server, **now)  # type: ignore[arg-type]
+        self._actions[server_id] = (self.action_polls, later)
+
+    def resize_server(self, server_id: str, flavor_id: str) -> None:
+        server = self._acting_on(server_id, "resize", ("ACTIVE", "SHUTOFF"))
+        name = self._flavor_name(flavor_id)
+        if not any(flavor_id == f.id for f in self.catalog.flavors):
+            raise FakeCloudError(f"400 Invalid flavorRef provided: {flavor_id}")
+        if name == server.flavor_name:
+            raise FakeCloudError("400 When resizing, instances must change flavor!")
+        outcome = self.fail_resize.get(server.name)
+        later: dict[str, object] = {"status": "VERIFY_RESIZE", "task_state": None}
+        if outcome == "error":
+            later = {"status": "ERROR", "task_state": None, "fault": "No valid host was found."}
+        elif outcome == "back":
+            later = {"status": server.status, "task_state": None}
+        else:
+            later["flavor_name"] = name
+        self._resized_from[server_id] = server.status
+        self._then(server_id, {"status": "RESIZE", "task_state": "resize_prep"}, later)
+
+    def confirm_resize(self, server_id: str) -> None:
+        self._acting_on(server_id, "confirmResize", ("VERIFY_RESIZE",))
+        status = self._resized_from.pop(server_id)
+        self._actions[server_id] = (self.action_polls, {"status": status})
+
+    def rebuild_server(self, server_id: str, image_id: str) -> None:
+        server = self._acting_on(server_id, "rebuild", ("ACTIVE", "SHUTOFF", "ERROR"))
+        if not any(image_id == i.id for i in self.catalog.images):
+            raise FakeCloudError(f"400 Image {image_id} could not be found.")
+        later: dict[str, object] = {"status": server.status, "task_state": None}
+        if server.name in self.fail_rebuild:
+            later = {"status": "ERROR", "task_state": None, "fault": "Build of instance aborted"}
+        else:
+            later["image_id"] = image_id
+        self._then(server_id, {"status": "REBUILD", "task_state": "rebuilding"}, later)
+
+    def start_server(self, server_id: str) -> None:
+        self._acting_on(server_id, "start", ("SHUTOFF",))
+        self._then(
+            server_id, {"task_state": "powering-on"}, {"status": "ACTIVE", "task_state": None}
+        )
+
+    def stop_server(self, server_id: str) -> None:
+        self._acting_on(server_id, "stop", ("ACTIVE", "ERROR"))
+        self._then(
+            server_id, {"task_state": "powering-off"}, {"status": "SHUTOFF", "task_state": None}
+        )
 
     # --- security groups (Neutron) ---------------------------------------------------
 

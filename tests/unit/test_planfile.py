@@ -89,7 +89,7 @@ def test_round_trip_keeps_every_field() -> None:
     assert again.has_changes
     assert again.text.endswith("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy.\n")
     assert again.markdown.startswith("### declstack plan for stack `demo`")
-    assert again.plan["format_version"] == "2.0"
+    assert again.plan["format_version"] == "2.1"
 
 
 def test_the_marker_is_the_first_key_and_the_checksum_the_last() -> None:
@@ -284,7 +284,7 @@ def test_a_no_op_server_that_changed_is_not_a_difference() -> None:
     cloud = converged(spec(desired("web-1"), desired("web-2")))
     saved = saved_for(edited_spec(), cloud)
     web2 = by_name(cloud, "web-2")
-    cloud.servers[web2.id] = dataclasses.replace(web2, status="SHUTOFF")
+    cloud.servers[web2.id] = dataclasses.replace(web2, addresses=(("private", "10.0.0.99"),))
     assert replan(saved, edited_spec(), cloud) == ()
 
 

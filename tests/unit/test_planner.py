@@ -224,7 +224,7 @@ ROWS = [
     ),
     Row(
         "SHUTOFF is settled: it is compared like ACTIVE",
-        spec=(desired(metadata={"role": "api"}),),
+        spec=(desired(metadata={"role": "api"}, state="shutoff"),),
         observed=(server(desired(), status="SHUTOFF"),),
         expected=(("web-1", Action.UPDATE, 'metadata role: "web" -> "api"'),),
     ),
