@@ -56,7 +56,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_cloud(home: Path, boot: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def start_cloud(
+    home: Path, boot: float, state_file: Path | None = None
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """`python -m declstack_localcloud serve` in its own process; its clouds.yaml entry."""
     port = free_port()
     clouds = home / "clouds.yaml"
     process = subprocess.Popen(
@@ -68,7 +71,7 @@ def start_cloud(home: Path, boot: float) -> tuple[subprocess.Popen[bytes], dict[
             "--port",
             str(port),
             "--state",
-            str(home / "state.sqlite"),
+            str(state_file or home / "state.sqlite"),
             "--clouds-yaml",
             str(clouds),
             "--cloud-name",
@@ -79,6 +82,7 @@ def start_cloud(home: Path, boot: float) -> tuple[subprocess.Popen[bytes], dict[
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    clouds.unlink(missing_ok=True)
     deadline = time.monotonic() + 30
     while not clouds.exists() or "bench" not in (yaml.safe_load(clouds.read_text()) or {}).get(
         "clouds", {}

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import logging
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -83,12 +83,21 @@ CLIENT_MAX_MICROVERSION = "2.100"
 PAGE_SIZE = 1000
 
 
-def to_observed(server: dict[str, Any]) -> ObservedServer:
-    """Convert one server of a Nova list/show body into declstack's snapshot."""
+def to_observed(server: dict[str, Any], shared: dict[str, str] | None = None) -> ObservedServer:
+    """Convert one server of a Nova list/show body into declstack's snapshot.
+
+    `shared` (kept across the servers of one list) makes equal strings one object.
+    """
+    pool: dict[str, str] = {} if shared is None else shared
+
+    def one(text: object) -> str:
+        value = str(text)
+        return pool.setdefault(value, value)
+
     flavor = server.get("flavor") or {}
     image = server.get("image")  # "" for a server booted from a volume
     addresses = [
-        (network, str(entry["addr"]))
+        (one(network), str(entry["addr"]))
         for network, entries in sorted((server.get("addresses") or {}).items())
         for entry in entries or []
         if entry.get("addr")
@@ -104,9 +113,9 @@ def to_observed(server: dict[str, Any]) -> ObservedServer:
     return ObservedServer(
         id=str(server["id"]),
         name=str(server.get("name") or ""),
-        status=str(server.get("status") or "UNKNOWN").upper(),
-        metadata=frozen_map({str(k): str(v) for k, v in metadata.items()}),
-        tags=tuple(server.get("tags") or ()),
+        status=one(str(server.get("status") or "UNKNOWN").upper()),
+        metadata=frozen_map({one(k): one(v) for k, v in metadata.items()}),
+        tags=tuple(one(tag) for tag in server.get("tags") or ()),
         description=server.get("description"),
         task_state=server.get("OS-EXT-STS:task_state"),
         image_id=image.get("id") if isinstance(image, dict) else None,
@@ -218,7 +227,21 @@ class OpenStackCloud:
     ) -> list[dict[str, Any]]:
         """Every item of a paged collection (`limit` + `marker`, `<key>_links` next),
         one GET per 1000 items; a marker seen before is an error, not a loop."""
-        items: list[dict[str, Any]] = []
+        pages = self._pages(action, get, key, query, unwrap=unwrap, marker_field=marker_field)
+        return [item for page in pages for item in page]
+
+    def _pages(
+        self,
+        action: str,
+        get: Callable[[dict[str, str]], dict[str, Any]],
+        key: str,
+        query: dict[str, str] | None = None,
+        *,
+        unwrap: str | None = None,
+        marker_field: str = "id",
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of `_paged`, one at a time: a caller that converts each page before
+        asking for the next never holds more than one page of raw JSON."""
         marker: str | None = None
         seen: set[str] = set()
         while True:
@@ -226,14 +249,17 @@ class OpenStackCloud:
             if marker is not None:
                 params["marker"] = marker
             page = self._retrying(action, functools.partial(get, params))
+            more = _has_next(page.get(f"{key}_links"))
             batch = [
                 item[unwrap] if unwrap else item
                 for item in page.get(key) or []
                 if isinstance(item, dict) and (not unwrap or isinstance(item.get(unwrap), dict))
             ]
-            items.extend(batch)
-            if not batch or not _has_next(page.get(f"{key}_links")):
-                return items
+            del page
+            if batch:
+                yield batch
+            if not batch or not more:
+                return
             marker = str(batch[-1][marker_field])
             if marker in seen:
                 # A page that ends where an earlier one did would loop forever.
@@ -246,27 +272,41 @@ class OpenStackCloud:
         return self._neutron("get", path, params=params)[1]
 
     def _list_servers(self, detail: bool, query: dict[str, str]) -> list[dict[str, Any]]:
-        """All pages of a server list, as raw dicts (one GET per 1000 servers).
+        """All pages of a server list, as raw dicts (one GET per 1000 servers)."""
+        return [server for page in self._server_pages(detail, query) for server in page]
 
-        The SDK's Resource objects cost milliseconds each; parsing the JSON
-        directly keeps a 10,000-server plan to seconds.
-        """
+    def _server_pages(self, detail: bool, query: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
         path = "/servers/detail" if detail else "/servers"
-        return self._paged(
+        return self._pages(
             "list servers", functools.partial(self._get_json, path), "servers", query
         )
+
+    def _observed_servers(self, query: dict[str, str]) -> list[ObservedServer]:
+        """Every server of a detailed list as snapshots, converted page by page.
+
+        The SDK's Resource objects cost milliseconds each; parsing the JSON
+        directly keeps a 10,000-server plan to seconds. Converting each page before
+        the next is read, and sharing the strings every replica repeats (metadata
+        keys and values, the fingerprint, statuses, network names), keeps its memory
+        to a page of raw JSON plus the snapshots.
+        """
+        shared: dict[str, str] = {}
+        return [
+            to_observed(server, shared)
+            for page in self._server_pages(True, query)
+            for server in page
+        ]
 
     def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         return self._nova("get", path, params=params)[1]
 
     def list_stack_servers(self, stack: str) -> list[ObservedServer]:
-        found = self._list_servers(True, {"tags": stack_tag(stack)})
-        observed = [to_observed(server) for server in found]
+        observed = self._observed_servers({"tags": stack_tag(stack)})
         # A cloud that ignores the tags filter must never make declstack adopt a server.
         return [server for server in observed if owner_of(server) == stack]
 
     def list_all_servers(self) -> list[ObservedServer]:
-        return [to_observed(server) for server in self._list_servers(True, {})]
+        return self._observed_servers({})
 
     def list_unmanaged(self, stack: str, names: Collection[str]) -> list[tuple[str, str]]:
         if not names:
