@@ -112,6 +112,11 @@ def summary_line(plan: Plan) -> str:
             f" {ignoring} server(s) differ from the spec in attributes lifecycle.ignore_changes "
             "lists; those differences are left as they are." + left_out
         )
+    if not plan.has_changes and ignoring and not (plan.errors or plan.pending or plan.left_out):
+        return (
+            f'No changes. The stack "{plan.stack}" matches the spec, except in attributes '
+            f"lifecycle.ignore_changes lists: {ignoring} server(s) differ there, left as they are."
+        )
     if not plan.has_changes:
         if plan.errors:
             return "No changes planned, but there are errors to fix." + left_out
