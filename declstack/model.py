@@ -393,6 +393,8 @@ class ServerPatch:
     rebuild_image_id: str | None = None
     #: "start" or "stop" (`state:`), or None.
     power: str | None = None
+    #: Confirm a resize an interrupted apply left in VERIFY_RESIZE on the spec's flavor.
+    confirm_resize: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -406,12 +408,18 @@ class ServerPatch:
             or self.resize_to is not None
             or self.rebuild_with is not None
             or self.power is not None
+            or self.confirm_resize
         )
 
     @property
     def acts(self) -> bool:
         """Apply sends a server action and waits for it (resize, rebuild, start, stop)."""
-        return self.resize_to is not None or self.rebuild_with is not None or bool(self.power)
+        return (
+            self.resize_to is not None
+            or self.rebuild_with is not None
+            or self.power is not None
+            or self.confirm_resize
+        )
 
 
 class Kind(str, enum.Enum):

@@ -247,6 +247,8 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
     if server.is_error:
         fault = server.fault or "Nova gave no fault message"
         return replacement(f"in ERROR: {fault}")
+    if status == "VERIFY_RESIZE" and desired.lifecycle.flavor_change == CHANGE_RESIZE:
+        return _resize_left(desired, server)
     if status not in SETTLED_STATUSES:
         return change(
             Action.NOOP,
@@ -287,6 +289,33 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         return dataclasses.replace(noop, ignored=names)
     update = change(Action.UPDATE, "; ".join([*details, *said]), patch)
     return dataclasses.replace(update, ignored=names)
+
+
+def _resize_left(desired: DesiredServer, server: ObservedServer) -> Change:
+    """A server an interrupted apply left waiting for its resize to be confirmed: on the
+    spec's flavor, confirm it (Nova never does, unless the cloud sets a window); on
+    another (somebody's own resize), leave it to them."""
+    if server.flavor_name != desired.flavor:
+        reason = (
+            f'in VERIFY_RESIZE on flavor "{server.flavor_name}", not the spec\'s '
+            f'"{desired.flavor}"; left as it is (confirm or revert that resize, then plan again)'
+        )
+        return Change(desired.name, Action.NOOP, reason, before=server, after=desired)
+    patch = ServerPatch(
+        set_metadata=frozen_map(
+            {
+                ownership.FINGERPRINT_KEY: ownership.rewritten_fingerprint(
+                    desired, server, ["flavor"]
+                )
+            }
+        ),
+        confirm_resize=True,
+    )
+    reason = (
+        f'in VERIFY_RESIZE on the spec\'s flavor "{desired.flavor}" (a resize an interrupted '
+        "apply did not confirm): confirm it"
+    )
+    return Change(desired.name, Action.UPDATE, reason, before=server, after=desired, patch=patch)
 
 
 def _changes_in_place(name: str, desired: DesiredServer) -> bool:

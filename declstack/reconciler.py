@@ -602,10 +602,12 @@ class Reconciler:
         step(
             "confirm resize",
             "confirming the resize",
-            lambda p: p.resize_to is not None,
+            lambda p: p.resize_to is not None or p.confirm_resize,
             lambda server_id, p: cloud.confirm_resize(server_id),
             judge_settled(SETTLED),
-            lambda p: f'resized to "{p.resize_to}"',
+            lambda p: (
+                f'resized to "{p.resize_to}"' if p.resize_to else "confirmed on its new flavor"
+            ),
         )
         step(
             "rebuild",
@@ -928,7 +930,9 @@ def _resolved(ref: str | None) -> str:
 
 def _writes(patch: ServerPatch) -> bool:
     """The patch sets metadata, tags, description or groups (not only server actions)."""
-    return not dataclasses.replace(patch, resize_to=None, rebuild_with=None, power=None).is_empty
+    return not dataclasses.replace(
+        patch, resize_to=None, rebuild_with=None, power=None, confirm_resize=False
+    ).is_empty
 
 
 def _listed(words: list[str]) -> str:

@@ -283,6 +283,10 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
     if patch.rebuild_with is not None:
         new = _q(patch.rebuild_with) + _with_id(patch.rebuild_with, patch.rebuild_image_id)
         rows.append(f"image: (id {before.image_id}) -> {new}   # rebuild in place: a new root disk")
+    if patch.confirm_resize:
+        rows.append(
+            f"flavor: {_q(before.flavor_name)}   # confirm the resize left in VERIFY_RESIZE"
+        )
     if patch.power is not None:
         rows.append(f"state: {before.status} -> {_POWERED[patch.power]}   # {patch.power}")
     return rows
@@ -533,6 +537,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "rebuild_with": patch.rebuild_with,
             "rebuild_image_id": patch.rebuild_image_id,
             "power": patch.power,
+            "confirm_resize": patch.confirm_resize,
         },
         "resolved": None
         if create is None

@@ -306,7 +306,7 @@ class FakeCloud:
 
     def confirm_resize(self, server_id: str) -> None:
         self._acting_on(server_id, "confirmResize", ("VERIFY_RESIZE",))
-        status = self._resized_from.pop(server_id)
+        status = self._resized_from.pop(server_id, "ACTIVE")
         self._actions[server_id] = (self.action_polls, {"status": status})
 
     def rebuild_server(self, server_id: str, image_id: str) -> None:

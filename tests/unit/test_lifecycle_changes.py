@@ -617,3 +617,38 @@ def test_stop_resize_update_in_one_change_then_the_record() -> None:
     assert [e.message for e in events if e.final] == [
         'server.db has been stopped and resized to "m1.small" in place'
     ]
+
+
+def test_a_resize_an_interrupted_apply_left_unconfirmed_is_confirmed_next_time() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    first = converged(cloud, server("db", lifecycle=RESIZE))["db"]
+    cloud.servers[first.id] = dataclasses.replace(
+        first, status="VERIFY_RESIZE", flavor_name="m1.small"
+    )
+    bigger = server("db", flavor="m1.small", lifecycle=RESIZE)
+    (change,) = make_plan(Spec("demo", (bigger,)), cloud).changes
+    assert change.action is Action.UPDATE and change.patch is not None
+    assert change.patch.confirm_resize and change.patch.resize_to is None
+    assert change.reason == (
+        'in VERIFY_RESIZE on the spec\'s flavor "m1.small" (a resize an interrupted apply did '
+        "not confirm): confirm it"
+    )
+    _, report = apply(cloud, bigger)
+    assert [r.message for r in report.results] == ["has been confirmed on its new flavor in place"]
+    assert [c for c in cloud.calls if c != "list"] == [
+        f"confirmResize {first.id}",
+        f"update {first.id}",
+    ]
+    assert not make_plan(Spec("demo", (bigger,)), cloud).has_changes
+
+
+def test_somebody_elses_unconfirmed_resize_is_left_to_them() -> None:
+    observed = built(desired(flavor="m1.tiny"), status="VERIFY_RESIZE", flavor_name="m1.large")
+    change = planned(desired(flavor="m1.small", lifecycle=RESIZE), observed)
+    assert change.action is Action.NOOP
+    assert change.reason.startswith('in VERIFY_RESIZE on flavor "m1.large", not the spec\'s')
+    without = planned(desired(flavor="m1.small"), observed)
+    assert (without.action, without.reason.split(",")[0]) == (
+        Action.NOOP,
+        "in status VERIFY_RESIZE",
+    )
