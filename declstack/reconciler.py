@@ -158,6 +158,83 @@ def judge_settled(
     return judge
 
 
+@dataclass(frozen=True)
+class ServerStep:
+    """One kind of server action in an in-place update: which patches ask for it, the
+    request, when the server is done with it, and the words for the outcome."""
+
+    what: str
+    doing: str
+    wanted: Callable[[ServerPatch], bool]
+    send: Callable[[CloudPort, str, ServerPatch], None]
+    judge: Callable[[ObservedServer | None], tuple[State, str]]
+    verb: Callable[[ServerPatch], str] | None = None
+
+
+def _flavor_id(patch: ServerPatch) -> str:
+    assert patch.resize_flavor_id is not None, "plan was not resolved"
+    return patch.resize_flavor_id
+
+
+def _image_id(patch: ServerPatch) -> str:
+    assert patch.rebuild_image_id is not None, "plan was not resolved"
+    return patch.rebuild_image_id
+
+
+#: Before metadata and the fingerprint are written: a stop first (the guest is down
+#: before its disk moves), then resize and confirm, then rebuild (on the new flavor's
+#: disk, which a new image may need).
+STEPS_BEFORE_WRITES = (
+    ServerStep(
+        "stop",
+        "stopping",
+        lambda p: p.power == POWER_STOP,
+        lambda cloud, server_id, p: cloud.stop_server(server_id),
+        judge_settled({"SHUTOFF"}, undone="is not stopped: the stop did not take"),
+        lambda p: "stopped",
+    ),
+    ServerStep(
+        "resize",
+        "resizing",
+        lambda p: p.resize_to is not None,
+        lambda cloud, server_id, p: cloud.resize_server(server_id, _flavor_id(p)),
+        judge_settled(
+            {"VERIFY_RESIZE"},
+            undone="is back on its old flavor: Nova did not resize it (a server not in "
+            "ERROR shows no fault; `openstack server event list` says why; a cloud with "
+            "one compute host needs allow_resize_to_same_host)",
+        ),
+    ),
+    ServerStep(
+        "confirm resize",
+        "confirming the resize",
+        lambda p: p.resize_to is not None or p.confirm_resize,
+        lambda cloud, server_id, p: cloud.confirm_resize(server_id),
+        judge_settled(SETTLED),
+        lambda p: f'resized to "{p.resize_to}"' if p.resize_to else "confirmed on its new flavor",
+    ),
+    ServerStep(
+        "rebuild",
+        "rebuilding",
+        lambda p: p.rebuild_with is not None,
+        lambda cloud, server_id, p: cloud.rebuild_server(server_id, _image_id(p)),
+        judge_settled(SETTLED),
+        lambda p: f'rebuilt from "{p.rebuild_with}"',
+    ),
+)
+#: After them: a start last.
+STEPS_AFTER_WRITES = (
+    ServerStep(
+        "start",
+        "starting",
+        lambda p: p.power == POWER_START,
+        lambda cloud, server_id, p: cloud.start_server(server_id),
+        judge_settled({"ACTIVE"}, undone="is not running: the start did not take"),
+        lambda p: "started",
+    ),
+)
+
+
 def judge_gone(server: ObservedServer | None) -> tuple[State, str]:
     """A deleted server is done when it is no longer listed (or listed as DELETED)."""
     if server is None or server.status in GONE_STATUSES:
@@ -537,86 +614,8 @@ class Reconciler:
         recorded was done; start last. A step that fails ends its change there."""
         failed: dict[int, Result] = {}
         verbs: dict[int, list[str]] = {k: [] for k, _ in updates}
-
-        def step(
-            what: str,
-            doing: str,
-            wanted: Callable[[ServerPatch], bool],
-            send: Callable[[str, ServerPatch], None],
-            judge: Callable[[ObservedServer | None], tuple[State, str]],
-            verb: Callable[[ServerPatch], str] | None = None,
-        ) -> None:
-            items = [
-                (k, c)
-                for k, c in updates
-                if k not in failed and c.patch is not None and wanted(c.patch)
-            ]
-
-            def request(key: int, change: Change) -> str:
-                assert change.before is not None and change.patch is not None
-                send(change.before.id, change.patch)
-                return change.before.id
-
-            outcomes = self._request_and_wait(
-                stack,
-                items,
-                request,
-                doing=doing,
-                judge=judge,
-                timeout=self._settings.create_timeout,
-                target="settled",
-                done=lambda action, seconds: what,
-            )
-            for k, change in items:
-                outcome = outcomes[k]
-                if not outcome.ok:
-                    failed[k] = replace(
-                        outcome,
-                        message=f"{what} failed: {outcome.message}",
-                        addresses=change.before.addresses if change.before else (),
-                    )
-                elif verb is not None and change.patch is not None:
-                    verbs[k].append(verb(change.patch))
-
-        cloud = self._cloud
-        step(
-            "stop",
-            "stopping",
-            lambda p: p.power == POWER_STOP,
-            lambda server_id, p: cloud.stop_server(server_id),
-            judge_settled({"SHUTOFF"}, undone="is not stopped: the stop did not take"),
-            lambda p: "stopped",
-        )
-        step(
-            "resize",
-            "resizing",
-            lambda p: p.resize_to is not None,
-            lambda server_id, p: cloud.resize_server(server_id, _resolved(p.resize_flavor_id)),
-            judge_settled(
-                {"VERIFY_RESIZE"},
-                undone="is back on its old flavor: Nova did not resize it (a server not in "
-                "ERROR shows no fault; `openstack server event list` says why; a cloud with "
-                "one compute host needs allow_resize_to_same_host)",
-            ),
-        )
-        step(
-            "confirm resize",
-            "confirming the resize",
-            lambda p: p.resize_to is not None or p.confirm_resize,
-            lambda server_id, p: cloud.confirm_resize(server_id),
-            judge_settled(SETTLED),
-            lambda p: (
-                f'resized to "{p.resize_to}"' if p.resize_to else "confirmed on its new flavor"
-            ),
-        )
-        step(
-            "rebuild",
-            "rebuilding",
-            lambda p: p.rebuild_with is not None,
-            lambda server_id, p: cloud.rebuild_server(server_id, _resolved(p.rebuild_image_id)),
-            judge_settled(SETTLED),
-            lambda p: f'rebuilt from "{p.rebuild_with}"',
-        )
+        for step in STEPS_BEFORE_WRITES:
+            self._server_step(stack, step, updates, failed, verbs)
 
         def update(key: int, change: Change) -> Result:
             assert change.before is not None and change.patch is not None
@@ -634,23 +633,15 @@ class Reconciler:
         ]
         for k, result in self._parallel(writes, update, "").items():
             if not result.ok:
-                failed[k] = result
-        step(
-            "start",
-            "starting",
-            lambda p: p.power == POWER_START,
-            lambda server_id, p: cloud.start_server(server_id),
-            judge_settled({"ACTIVE"}, undone="is not running: the start did not take"),
-            lambda p: "started",
-        )
+                done = f"has been {_listed(verbs[k])} in place, but " if verbs[k] else ""
+                failed[k] = replace(result, message=done + result.message)
+        for step in STEPS_AFTER_WRITES:
+            self._server_step(stack, step, updates, failed, verbs)
 
         results: dict[int, Result] = {}
         for k, change in updates:
             assert change.before is not None
-            done = verbs[k]
-            message = (
-                "has been " + _listed(done) + " in place" if done else "has been updated in place"
-            )
+            message = f"has been {_listed(verbs[k]) if verbs[k] else 'updated'} in place"
             results[k] = failed.get(k) or Result(
                 change.address,
                 change.action,
@@ -661,6 +652,49 @@ class Reconciler:
             )
             self._report(results[k], k)
         return results
+
+    def _server_step(
+        self,
+        stack: str,
+        step: ServerStep,
+        updates: list[Keyed],
+        failed: dict[int, Result],
+        verbs: Mapping[int, list[str]],
+    ) -> None:
+        """Send `step` for every update that wants it and has not failed, wait for all
+        of them at once, and note how each went."""
+        items = [
+            (k, c)
+            for k, c in updates
+            if k not in failed and c.patch is not None and step.wanted(c.patch)
+        ]
+
+        def request(key: int, change: Change) -> str:
+            assert change.before is not None and change.patch is not None
+            step.send(self._cloud, change.before.id, change.patch)
+            return change.before.id
+
+        outcomes = self._request_and_wait(
+            stack,
+            items,
+            request,
+            doing=step.doing,
+            judge=step.judge,
+            timeout=self._settings.create_timeout,
+            target="settled",
+            done=lambda action, seconds: step.what,
+        )
+        for k, change in items:
+            outcome = outcomes[k]
+            assert change.before is not None and change.patch is not None
+            if not outcome.ok:
+                failed[k] = replace(
+                    outcome,
+                    message=f"{step.what} failed: {outcome.message}",
+                    addresses=change.before.addresses,
+                )
+            elif step.verb is not None:
+                verbs[k].append(step.verb(change.patch))
 
     def _delete_and_wait(
         self, stack: str, changes: list[Keyed], *, old_half: bool = False
@@ -921,11 +955,6 @@ class Reconciler:
             on_change=on_change,
             vanished=vanished,
         )
-
-
-def _resolved(ref: str | None) -> str:
-    assert ref is not None, "plan was not resolved"
-    return ref
 
 
 def _writes(patch: ServerPatch) -> bool:

@@ -652,3 +652,24 @@ def test_somebody_elses_unconfirmed_resize_is_left_to_them() -> None:
         Action.NOOP,
         "in status VERIFY_RESIZE",
     )
+
+
+def test_a_failed_write_after_a_resize_says_the_resize_happened() -> None:
+    """The fingerprint is not rewritten, but the next plan sees the server on the new
+    flavor and only writes the record (no second resize, which Nova would refuse)."""
+    cloud = FakeCloud(catalog=CATALOG)
+    first = converged(cloud, server("db", tags=("old",), lifecycle=RESIZE))["db"]
+    cloud.fail_tag_removal.add("old")
+    bigger = server("db", flavor="m1.small", lifecycle=RESIZE)
+    _, report = apply(cloud, bigger)
+    (result,) = report.failures
+    assert result.message.startswith(
+        'has been resized to "m1.small" in place, but FakeCloudError: 500 removing tag old'
+    )
+    assert cloud.servers[first.id].flavor_name == "m1.small"
+    cloud.fail_tag_removal.clear()
+    (change,) = make_plan(Spec("demo", (bigger,)), cloud).changes
+    assert change.patch is not None and change.patch.resize_to is None
+    assert "nothing to resize, only declstack's record of it changes" in change.reason
+    converged(cloud, bigger)
+    assert not make_plan(Spec("demo", (bigger,)), cloud).has_changes
