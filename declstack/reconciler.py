@@ -118,15 +118,17 @@ class ApplyInterrupted(KeyboardInterrupt):
 
 
 def judge_active(server: ObservedServer | None) -> tuple[State, str]:
-    """A created server is done when ACTIVE, failed in ERROR or when it vanished."""
+    """A created server is done when ACTIVE, failed in ERROR or when it vanished. One a
+    previous run left in REBUILD is done in SHUTOFF too (Nova keeps a stopped server
+    stopped through a rebuild)."""
     if server is None:
         return State.PENDING, "not listed yet"
     if server.is_error:
         return State.FAILED, f"went to ERROR: {server.fault or 'no fault message from the cloud'}"
     if server.is_gone:
         return State.FAILED, f"was deleted while building ({server.status})"
-    if server.status == "ACTIVE":
-        return State.DONE, "ACTIVE"
+    if server.status == "ACTIVE" or (server.status == "SHUTOFF" and server.task_state is None):
+        return State.DONE, server.status
     detail = server.status + (f" ({server.task_state})" if server.task_state else "")
     return State.PENDING, detail
 
@@ -824,8 +826,9 @@ class Reconciler:
         self, stack: str, creating: Mapping[int, Change], built: Mapping[int, Result]
     ) -> dict[int, Result]:
         """Stop the servers just built whose spec says `state: shutoff` (Nova builds a
-        server running), and wait until they are SHUTOFF."""
-        stopping = [
+        server running), and wait until they are SHUTOFF. One list call first tells the
+        ACTIVE ones from those already SHUTOFF (a rebuilt stopped server stays so)."""
+        wanted = [
             (k, change)
             for k, change in sorted(creating.items())
             if k in built
@@ -833,6 +836,10 @@ class Reconciler:
             and change.after is not None
             and change.after.state == STATE_SHUTOFF
         ]
+        if not wanted:
+            return {}
+        running = {s.id for s in self._cloud.list_stack_servers(stack) if s.status == "ACTIVE"}
+        stopping = [(k, c) for k, c in wanted if built[k].resource_id in running]
 
         def stop(key: int, change: Change) -> str:
             server_id = built[key].resource_id

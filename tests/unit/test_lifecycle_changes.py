@@ -673,3 +673,16 @@ def test_a_failed_write_after_a_resize_says_the_resize_happened() -> None:
     assert "nothing to resize, only declstack's record of it changes" in change.reason
     converged(cloud, bigger)
     assert not make_plan(Spec("demo", (bigger,)), cloud).has_changes
+
+
+def test_a_stopped_server_left_in_rebuild_is_waited_for_until_it_settles_stopped() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    first = converged(cloud, server("db", state="shutoff", lifecycle=REBUILD))["db"]
+    cloud.action_polls = 3
+    cloud.rebuild_server(first.id, "img-2")  # an apply interrupted after the request
+    cloud.calls.clear()
+    the_plan, report = apply(cloud, server("db", state="shutoff", lifecycle=REBUILD))
+    assert [c.action for c in the_plan.changes] == [Action.WAIT]
+    assert report.converged, report.failures
+    assert cloud.servers[first.id].status == "SHUTOFF"
+    assert [c for c in cloud.calls if c != "list"] == []
