@@ -8,13 +8,21 @@ import time
 import traceback
 from typing import Any
 
-from . import identity, image, neutron, nova
+from . import cinder, identity, image, neutron, nova
 from .context import Call, Principal, Runtime
 from .faults import RequestFault
 from .http import ApiError, DropConnection, Request, Response, Router
 
-FAULTED_SERVICES = ("compute", "image", "network")
-DISCOVERY_PATHS = ("/compute", "/compute/v2.1", "/image", "/image/versions", "/network")
+FAULTED_SERVICES = ("compute", "image", "network", "volume")
+DISCOVERY_PATHS = (
+    "/compute",
+    "/compute/v2.1",
+    "/image",
+    "/image/versions",
+    "/network",
+    "/volume",
+    "/volume/v3",
+)
 ADMIN_FORBIDDEN = "The fault endpoint needs a token of the admin user."
 
 
@@ -76,6 +84,8 @@ class Application:
             )
         if service == "compute":
             return self._compute(call, is_discovery)
+        if service == "volume":
+            return cinder.handle(call)
         if principal is None and not is_discovery:
             raise identity.unauthorized(self.runtime.base_url)
         if service == "network" and not is_discovery:
@@ -157,7 +167,7 @@ class Application:
         if outcome is RequestFault.OVER_LIMIT_413:
             raise nova.over_limit(413, retry)
         status = 500 if outcome is RequestFault.ERROR_500 else 503
-        if service == "compute":
+        if service in ("compute", "volume"):
             raise nova.nova_error(status, "Injected fault: the service is having a bad day.")
         raise ApiError(Response(status, {"error": {"code": status, "message": "Injected fault"}}))
 
@@ -183,6 +193,7 @@ class Application:
             "compute": f"{base}/compute/v2.1",
             "image": f"{base}/image",
             "network": f"{base}/network",
+            "volume": f"{base}/volume/v3",
             "faults": f"{base}/admin/faults",
         }
         return Response(200, json.loads(json.dumps(body)))

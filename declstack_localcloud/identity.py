@@ -20,6 +20,10 @@ SERVICES = (
     ("image", "glance", "/image"),
     ("network", "neutron", "/network"),
     ("placement", "placement", "/placement"),
+    # Cinder under the type clients look up and the older alias Nova's [cinder] uses; the
+    # URL carries no project id (Cinder takes it from the token since 3.67), as realstack's
+    ("block-storage", "cinder", "/volume/v3"),
+    ("volumev3", "cinderv3", "/volume/v3"),
 )
 VERSION_UPDATED = "2024-04-01T00:00:00Z"
 

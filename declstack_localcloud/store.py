@@ -112,6 +112,32 @@ CREATE TABLE IF NOT EXISTS neutron_tags (
 """
 SCHEMA += IMAGES
 
+VOLUMES = """CREATE TABLE IF NOT EXISTS volumes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL, name TEXT, description TEXT, size INTEGER NOT NULL,
+    volume_type_id TEXT NOT NULL, availability_zone TEXT NOT NULL, metadata TEXT NOT NULL,
+    image_id TEXT, image_metadata TEXT, created_at REAL NOT NULL, updated_at REAL,
+    status TEXT NOT NULL, phases TEXT NOT NULL, old_size INTEGER, resized_at REAL,
+    deleted_at REAL);
+CREATE INDEX IF NOT EXISTS volumes_project ON volumes (project_id, deleted_at);
+CREATE TABLE IF NOT EXISTS volume_attachments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, bdm_id TEXT NOT NULL,
+    volume_id TEXT NOT NULL, server_id TEXT NOT NULL, device TEXT, tag TEXT,
+    boot_index INTEGER, delete_on_termination INTEGER NOT NULL, created_at REAL NOT NULL,
+    attached_at REAL NOT NULL, detached_at REAL);
+CREATE INDEX IF NOT EXISTS volume_attachments_volume ON volume_attachments (volume_id);
+CREATE INDEX IF NOT EXISTS volume_attachments_server ON volume_attachments (server_id);
+"""
+"""Cinder's volumes and the attachments Nova makes (its block device mappings with a volume).
+
+A volume row holds the status it ends in and `phases`, a JSON list of [status, until] it
+passes through first (creating, downloading, attaching, extending, detaching, deleting), so
+every read computes what Cinder would say at that instant, as servers do; `old_size` is
+shown until `resized_at` (an extend in progress); a deleted volume keeps its row with
+`deleted_at`. An attachment is Nova's from `created_at`, Cinder's (attach_status attached)
+from `attached_at`, and neither's from `detached_at`."""
+SCHEMA += VOLUMES
+
 
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str] | None:

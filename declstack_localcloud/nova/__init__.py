@@ -25,6 +25,12 @@ from .server_metadata import (
 from .server_tags import add_tag, check_tag, delete_tag, delete_tags, list_tags, replace_tags
 from .servers import create_server, delete_server, list_servers, show_server, update_server
 from .versions import version_v21, versions
+from .volume_attachments import (
+    create_attachment,
+    delete_attachment,
+    list_attachments,
+    show_attachment,
+)
 
 __all__ = [
     "NovaCall",
@@ -75,6 +81,11 @@ def routes() -> Router[NovaCall]:
     r.add("GET", f"{base}/servers/{sid}/tags/(?P<tag>[^/]+)", check_tag)
     r.add("PUT", f"{base}/servers/{sid}/tags/(?P<tag>[^/]+)", add_tag)
     r.add("DELETE", f"{base}/servers/{sid}/tags/(?P<tag>[^/]+)", delete_tag)
+    attachments = f"{base}/servers/{sid}/os-volume_attachments"
+    r.add("GET", attachments, list_attachments)
+    r.add("POST", attachments, create_attachment)
+    r.add("GET", f"{attachments}/(?P<volume_id>[^/]+)", show_attachment)
+    r.add("DELETE", f"{attachments}/(?P<volume_id>[^/]+)", delete_attachment)
     r.add("GET", f"{base}/flavors", _fixed(list_flavors, False))
     r.add("GET", f"{base}/flavors/detail", _fixed(list_flavors, True))
     r.add("GET", f"{base}/flavors/(?P<id>[^/]+)", show_flavor)

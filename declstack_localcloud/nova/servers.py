@@ -16,6 +16,12 @@ from ..formats import new_id, now, parse_iso
 from ..http import Response
 from ..neutron import allocate_port, nova_networks, reap
 from ..seed import AVAILABILITY_ZONE, ensure_default_security_group
+from .block_devices import (
+    attach_for_boot,
+    build_failed,
+    check_block_devices,
+    parse_block_devices,
+)
 from .common import (
     MAX_LIMIT,
     MAX_USER_DATA,
@@ -34,6 +40,7 @@ from .common import (
     validate_tags,
 )
 from .views import load_extras, server_view
+from .volume_attachments import release_mappings
 
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
@@ -303,23 +310,20 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         raise nova_error(400, "min_count and max_count must be integers") from exc
     if min_count < 1 or max_count < min_count:
         raise nova_error(400, "min_count must be <= max_count and both must be >= 1")
-    if "imageRef" not in data:
-        raise invalid(
-            "server",
-            "{...}",
-            "'imageRef' is a required property",
-        )
+    block_devices = parse_block_devices(nc, data)
+    if not data.get("imageRef") and not block_devices:
+        raise nova_error(400, "Missing imageRef attribute")
     principal = nc.call.user
     runtime = nc.call.runtime
     faults = runtime.faults.faults
     with runtime.store.write() as conn:
         t = now()
         reap(conn, t)
-        image_id = ref_id(data["imageRef"])
+        image_id = ref_id(data["imageRef"]) if data.get("imageRef") else ""
         image = conn.execute("SELECT status FROM images WHERE id = ?", (image_id,)).fetchone()
-        if image is None:
+        if image_id and image is None:
             raise nova_error(400, "Can not find requested image")
-        if image["status"] != "active":
+        if image_id and image["status"] != "active":
             raise nova_error(400, f"Image {image_id} is not active.")
         flavor_id = ref_id(data.get("flavorRef", ""))
         flavor = conn.execute("SELECT * FROM flavors WHERE id = ?", (flavor_id,)).fetchone()
@@ -343,6 +347,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 "Failed to launch instances: max_count cannot be greater than 1 if an "
                 "fixed_ip is specified.",
             )
+        boot_volumes = check_block_devices(nc, conn, block_devices, flavor, max_count, t)
         group_ids = _resolve_security_groups(nc, conn, data.get("security_groups"))
         count = _quota_check(nc, conn, min_count, max_count, flavor["vcpus"], flavor["ram"])
         flavor_json = json.dumps(
@@ -405,6 +410,12 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 "INSERT INTO server_tags (server_id, tag) VALUES (?, ?)",
                 [(server_id, tag) for tag in tags],
             )
+            if boot_volumes and not fails:
+                volume_fault = attach_for_boot(
+                    conn, runtime, principal, server_id, boot_volumes, t, boot_end
+                )
+                if volume_fault is not None:
+                    build_failed(conn, server_id, volume_fault, boot_end)
             if not refused:
                 for network_id, ip in attachments:
                     allocate_port(conn, network_id, server_id, principal.project_id, group_ids, ip)
@@ -601,4 +612,5 @@ def delete_server(nc: NovaCall, params: dict[str, str]) -> Response:
                 " updated_at = ? WHERE id = ?",
                 (t, done, done, t, row["id"]),
             )
+            release_mappings(conn, nc.call.runtime, row["id"], done, t)
     return Response(204)

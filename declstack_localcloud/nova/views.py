@@ -6,15 +6,16 @@ import hashlib
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..formats import iso_micro, iso_seconds
+from ..formats import iso_micro, iso_seconds, now
 from ..lifecycle import state_of
 from .common import (
     NovaCall,
     links,
 )
+from .volume_attachments import active_mappings, volumes_attached
 
 # ---- views -----------------------------------------------------------------------------------
 
@@ -27,8 +28,16 @@ class Extras:
     addresses: dict[str, dict[str, list[dict[str, Any]]]]
     group_names: dict[str, str]
 
+    volumes: dict[str, list[sqlite3.Row]] = field(default_factory=dict)
+
 
 def load_extras(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> Extras:
+    """Tags, addresses, groups and the volumes attached (block device mappings) of a page."""
+    extras = _base_extras(conn, rows)
+    return replace(extras, volumes=active_mappings(conn, [row["id"] for row in rows], now()))
+
+
+def _base_extras(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> Extras:
     ids = [row["id"] for row in rows]
     tags: dict[str, list[str]] = {}
     addresses: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -90,6 +99,16 @@ def _flavor_in_server(nc: NovaCall, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def _image(nc: NovaCall, row: sqlite3.Row) -> dict[str, Any] | str:
+    """The image it was built from, or "" for a server booted from a volume without one."""
+    if not row["image_id"]:
+        return ""
+    return {
+        "id": row["image_id"],
+        "links": [{"rel": "bookmark", "href": f"{nc.url}/images/{row['image_id']}"}],
+    }
+
+
 def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> dict[str, Any]:
     """A server exactly as Nova's detail view shows it at microversion `nc.version`."""
     state = state_of(row, at)
@@ -106,10 +125,7 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         else hashlib.sha224(
             (row["project_id"] + nc.call.runtime.settings.compute_host).encode()
         ).hexdigest(),
-        "image": {
-            "id": row["image_id"],
-            "links": [{"rel": "bookmark", "href": f"{nc.url}/images/{row['image_id']}"}],
-        },
+        "image": _image(nc, row),
         "flavor": _flavor_in_server(nc, row),
         "created": iso_seconds(row["created_at"]),
         "updated": iso_seconds(state.updated_at),
@@ -130,7 +146,9 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         "OS-EXT-STS:task_state": state.task_state,
         "OS-EXT-STS:vm_state": state.vm_state,
         "OS-EXT-STS:power_state": state.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": volumes_attached(
+            nc, extras.volumes.get(row["id"], [])
+        ),
     }
     if state.status in ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"):
         server["progress"] = 0
@@ -159,7 +177,7 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         server["OS-EXT-SRV-ATTR:hostname"] = hostname(row["name"])
     if nc.at_least(2, 96):
         server["pinned_availability_zone"] = None
-    if nc.at_least(2, 98):
+    if nc.at_least(2, 98) and server["image"]:
         server["image"]["properties"] = {}
     if nc.at_least(2, 100):
         server["scheduler_hints"] = {}
