@@ -1471,6 +1471,9 @@ def local_cloud_serve(
     boot_seconds: Annotated[
         float, typer.Option("--boot-seconds", min=0.0, help="BUILD -> ACTIVE time.")
     ] = 1.0,
+    hosts: Annotated[
+        int, typer.Option("--hosts", min=1, help="Simulated compute hosts to schedule on.")
+    ] = 3,
 ) -> None:
     """Serve the local cloud in the foreground until interrupted."""
 
@@ -1479,7 +1482,7 @@ def local_cloud_serve(
 
         state_path = state or _local_state_path()
         _make_state_folder(state_path)
-        serve.run(host, port, state_path, clouds_yaml, cloud_name, boot_seconds)
+        serve.run(host, port, state_path, clouds_yaml, cloud_name, boot_seconds, hosts=hosts)
         return EXIT_OK
 
     _guarded(work)

@@ -23,9 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--boot-seconds", type=float, default=1.0, help="time a server spends in BUILD"
     )
+    serve.add_argument(
+        "--hosts", type=int, default=3, help="simulated compute hosts servers are scheduled on"
+    )
     args = parser.parse_args(argv)
     try:
-        run(args.host, args.port, args.state, args.clouds_yaml, args.cloud_name, args.boot_seconds)
+        run(
+            args.host,
+            args.port,
+            args.state,
+            args.clouds_yaml,
+            args.cloud_name,
+            args.boot_seconds,
+            hosts=args.hosts,
+        )
     except LocalCloudError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

@@ -14,15 +14,17 @@ from types import TracebackType
 from typing import Any
 
 from .app import Application
-from .context import Runtime, Settings
+from .context import HostCapacity, Runtime, Settings
 from .errors import LocalCloudError
 from .faults import FaultInjector, Faults
 from .http import Server
+from .nova.scheduler import ensure_hosts
 from .seed import REGION, seed
 from .store import ForeignDatabase, Store
 
 USERS = {"demo": ("demo", "demo-secret"), "admin": ("admin", "admin-secret")}
 STATE_HINT = "Move it aside or choose another state file; a missing one is created fresh."
+MAX_HOSTS = 1000
 
 
 def is_loopback(host: str) -> bool:
@@ -50,6 +52,19 @@ def _check_seconds(name: str, value: float) -> float:
     return float(value)
 
 
+def _check_hosts(hosts: int, capacity: HostCapacity) -> None:
+    if isinstance(hosts, bool) or not isinstance(hosts, int) or not 1 <= hosts <= MAX_HOSTS:
+        raise LocalCloudError(
+            f"hosts must be a whole number of compute hosts from 1 to {MAX_HOSTS}, not {hosts!r}"
+        )
+    for name in ("vcpus", "memory_mb", "local_gb"):
+        value = getattr(capacity, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise LocalCloudError(
+                f"host_capacity.{name} must be a whole number >= 1, not {value!r}"
+            )
+
+
 def _check_port(port: int) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise LocalCloudError(
@@ -58,8 +73,9 @@ def _check_port(port: int) -> int:
     return port
 
 
-def open_state(path: Path) -> Store:
-    """Open (or create, mode 0600) a state file; every way it can fail is a LocalCloudError."""
+def open_state(path: Path, settings: Settings) -> Store:
+    """Open (or create, mode 0600) a state file seeded for `settings` (its compute hosts);
+    every way it can fail is a LocalCloudError."""
     if path.is_dir():
         raise LocalCloudError(
             f"{path}: the state path is a folder, not a file",
@@ -94,6 +110,7 @@ def open_state(path: Path) -> Store:
         try:
             with store.write() as conn:
                 seed(conn)
+                ensure_hosts(conn, settings)
         except BaseException:
             store.close()
             raise
@@ -158,9 +175,19 @@ class LocalCloud:
         delete_seconds: float = 0.5,
         token_ttl: float = 3600.0,
         faults: dict[str, Any] | None = None,
+        hosts: int = 3,
+        host_capacity: HostCapacity | None = None,
     ) -> None:
         boot_seconds = _check_seconds("boot_seconds", boot_seconds)
         delete_seconds = _check_seconds("delete_seconds", delete_seconds)
+        capacity = host_capacity or HostCapacity()
+        _check_hosts(hosts, capacity)
+        settings = Settings(
+            boot_seconds=boot_seconds,
+            delete_seconds=delete_seconds,
+            hosts=hosts,
+            host_capacity=capacity,
+        )
         self.host = host
         self.port = _check_port(port)
         initial = Faults(token_ttl=token_ttl).changed(dict(faults or {}))
@@ -170,7 +197,7 @@ class LocalCloud:
             state_path = Path(self._tempdir.name) / "state.sqlite"
         self.state_path = Path(state_path)
         try:
-            self.store = open_state(self.state_path)
+            self.store = open_state(self.state_path, settings)
         except BaseException:
             if self._tempdir is not None:
                 self._tempdir.cleanup()
@@ -178,7 +205,7 @@ class LocalCloud:
         self.runtime = Runtime(
             store=self.store,
             faults=FaultInjector(initial),
-            settings=Settings(boot_seconds=boot_seconds, delete_seconds=delete_seconds),
+            settings=settings,
             admin_token_required=not is_loopback(host),
         )
         self._server: Server | None = None

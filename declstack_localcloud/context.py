@@ -10,12 +10,24 @@ from .store import Store
 
 
 @dataclass(frozen=True)
+class HostCapacity:
+    """What each simulated compute host has, by default what Nova's fake virt driver reports
+    (realstack's hosts): placement allows 4 vCPUs per vCPU and keeps 512 MB of RAM back."""
+
+    vcpus: int = 1000
+    memory_mb: int = 800_000
+    local_gb: int = 600_000
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Timings of the simulated lifecycle."""
+    """Timings of the simulated lifecycle, and the compute hosts servers are scheduled on."""
 
     boot_seconds: float = 1.0
     delete_seconds: float = 0.5
     compute_host: str = "localcloud-compute"
+    hosts: int = 3
+    host_capacity: HostCapacity = HostCapacity()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,9 @@ class Faults:
     quota_instances: int = 20_000
     quota_cores: int = 200_000
     quota_ram: int = 256_000_000
+    #: Nova's defaults, which realstack keeps
+    quota_server_groups: int = 10
+    quota_server_group_members: int = 10
     #: Cinder's per-project quotas (Cinder's own defaults are 10 and 1,000 GB).
     quota_volumes: int = 10_000
     quota_gigabytes: int = 1_000_000

@@ -17,6 +17,8 @@ SCHEDULING_SHARE = 0.3
 POWER_RUNNING = 1
 POWER_SHUTDOWN = 4
 POWER_NOSTATE = 0
+RESIZE_TASKS = ("resize_prep", "resize_migrating", "resize_migrated", "resize_finish")
+REBUILD_TASKS = ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ def status_of(vm_state: str, task_state: str | None) -> str:
     """Nova's (vm_state, task_state) -> status mapping, for the states simulated here."""
     if vm_state == "building":
         return "BUILD"
+    if task_state in RESIZE_TASKS and vm_state in ("active", "stopped"):
+        return "RESIZE"
+    if task_state in REBUILD_TASKS and vm_state in ("active", "stopped", "error"):
+        return "REBUILD"
     if vm_state == "active":
         if task_state == "reboot_started_hard":
             return "HARD_REBOOT"
@@ -45,11 +51,23 @@ def status_of(vm_state: str, task_state: str | None) -> str:
         return "ACTIVE"
     if vm_state == "stopped":
         return "SHUTOFF"
+    if vm_state == "resized":
+        return "REVERT_RESIZE" if task_state == "resize_reverting" else "VERIFY_RESIZE"
     if vm_state == "error":
         return "ERROR"
     if vm_state == "deleted":
         return "DELETED"
     return "UNKNOWN"
+
+
+def _phases(task_state: str | None, vm_state: str) -> tuple[str, ...] | None:
+    """A stored task that Nova runs as several task states, each for an equal share of its
+    time: a resize that found a host, a rebuild."""
+    if task_state == "resize_prep" and vm_state == "resized":
+        return RESIZE_TASKS
+    if task_state == "rebuilding":
+        return REBUILD_TASKS
+    return None
 
 
 def _effective(
@@ -65,6 +83,10 @@ def _effective(
     if prev_vm_state == "building" and task_state == "spawning":
         split = task_started + SCHEDULING_SHARE * (task_until - task_started)
         return prev_vm_state, "scheduling" if now < split else "spawning"
+    phases = _phases(task_state, vm_state)
+    if phases and task_until > task_started:
+        share = (now - task_started) / (task_until - task_started)
+        return prev_vm_state, phases[min(int(share * len(phases)), len(phases) - 1)]
     return prev_vm_state, task_state
 
 
@@ -87,6 +109,8 @@ def state_of(row: sqlite3.Row | Mapping[str, Any], now: float) -> ServerState:
     if row["task_until"] <= now:
         updated = max(updated, row["task_until"])
     power = {"active": POWER_RUNNING, "stopped": POWER_SHUTDOWN}.get(vm_state, POWER_NOSTATE)
+    if vm_state == "resized":
+        power = POWER_SHUTDOWN if row["old_vm_state"] == "stopped" else POWER_RUNNING
     networked = vm_state not in ("error", "deleted") and not (
         vm_state == "building" and task_state == "scheduling"
     )

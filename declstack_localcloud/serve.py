@@ -57,6 +57,7 @@ def run(
     cloud_name: str,
     boot_seconds: float,
     stopping: threading.Event | None = None,
+    hosts: int = 3,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or `stopping` is set); the state file keeps everything.
 
@@ -64,7 +65,9 @@ def run(
     LocalCloudError before or instead of serving; nothing is left open or half-written.
     """
     stopping = stopping or threading.Event()
-    cloud = LocalCloud(state_path=state_path, host=host, port=port, boot_seconds=boot_seconds)
+    cloud = LocalCloud(
+        state_path=state_path, host=host, port=port, boot_seconds=boot_seconds, hosts=hosts
+    )
     previous: dict[int, object] = {}
     try:
         if threading.current_thread() is threading.main_thread():

@@ -109,6 +109,16 @@ CREATE TABLE IF NOT EXISTS floatingips (
 CREATE INDEX IF NOT EXISTS floatingips_port ON floatingips (port_id);
 CREATE TABLE IF NOT EXISTS neutron_tags (
     resource_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (resource_id, tag));
+CREATE TABLE IF NOT EXISTS compute_hosts (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, uuid TEXT NOT NULL,
+    service_uuid TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS server_groups (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    policy TEXT NOT NULL, rules TEXT NOT NULL, project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS server_group_members (
+    server_id TEXT NOT NULL PRIMARY KEY, group_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS server_group_members_group ON server_group_members (group_id);
 """
 SCHEMA += IMAGES
 
@@ -158,6 +168,13 @@ def _regexp(pattern: str | None, value: str | None) -> bool:
 # Columns added after state files were first written: (table, column, declaration).
 MIGRATIONS = (
     ("servers", "config_drive", "TEXT NOT NULL DEFAULT ''"),
+    # the compute host; during a resize until it is confirmed or reverted, the other
+    # side: the flavor (JSON with its id) and host it left, and the vm_state to return to
+    ("servers", "host", "TEXT"),
+    ("servers", "old_flavor", "TEXT"),
+    ("servers", "old_host", "TEXT"),
+    ("servers", "old_vm_state", "TEXT"),
+    ("servers", "scheduler_hints", "TEXT NOT NULL DEFAULT '{}'"),
     ("networks", "external", "INTEGER NOT NULL DEFAULT 0"),
     ("subnets", "enable_dhcp", "INTEGER NOT NULL DEFAULT 1"),
     ("subnets", "allocation_pools", "TEXT"),
@@ -180,6 +197,11 @@ def _migrate(conn: sqlite3.Connection) -> None:
         present = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            if (table, column) == ("servers", "host"):
+                # servers made before there were several hosts ran on the one there was
+                conn.execute(
+                    "UPDATE servers SET host = 'localcloud-compute' WHERE launched_at IS NOT NULL"
+                )
     _rebuild_images(conn)
 
 

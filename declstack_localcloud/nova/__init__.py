@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..http import Response, Router
+from .aggregates import list_aggregates
 from .attach_interfaces import server_interfaces
 from .availability_zone import availability_zones
 from .common import NovaCall, microversion_headers, nova_error, over_limit, parse_version
 from .flavors import flavor_extra_specs, list_flavors, show_flavor
+from .hypervisors import hypervisor_statistics, list_hypervisors, show_hypervisor
 from .ips import server_ips
 from .keypairs import create_keypair, delete_keypair, list_keypairs, show_keypair
 from .limits import limits
 from .security_groups import server_security_groups
 from .server_actions import server_action
+from .server_groups import create_group, delete_group, list_groups, show_group
 from .server_metadata import (
     delete_metadata_item,
     get_metadata,
@@ -24,6 +27,7 @@ from .server_metadata import (
 )
 from .server_tags import add_tag, check_tag, delete_tag, delete_tags, list_tags, replace_tags
 from .servers import create_server, delete_server, list_servers, show_server, update_server
+from .services import list_services
 from .versions import version_v21, versions
 from .volume_attachments import (
     create_attachment,
@@ -97,4 +101,14 @@ def routes() -> Router[NovaCall]:
     r.add("GET", f"{base}/os-availability-zone", availability_zones)
     r.add("GET", f"{base}/os-availability-zone/detail", availability_zones)
     r.add("GET", f"{base}/limits", limits)
+    r.add("GET", f"{base}/os-server-groups", list_groups)
+    r.add("POST", f"{base}/os-server-groups", create_group)
+    r.add("GET", f"{base}/os-server-groups/{sid}", show_group)
+    r.add("DELETE", f"{base}/os-server-groups/{sid}", delete_group)
+    r.add("GET", f"{base}/os-hypervisors", _fixed(list_hypervisors, False))
+    r.add("GET", f"{base}/os-hypervisors/detail", _fixed(list_hypervisors, True))
+    r.add("GET", f"{base}/os-hypervisors/statistics", hypervisor_statistics)
+    r.add("GET", f"{base}/os-hypervisors/{sid}", show_hypervisor)
+    r.add("GET", f"{base}/os-services", list_services)
+    r.add("GET", f"{base}/os-aggregates", list_aggregates)
     return r

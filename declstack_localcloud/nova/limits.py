@@ -18,18 +18,21 @@ def limits(nc: NovaCall, _: dict[str, str]) -> Response:
             " WHERE project_id = ? AND (deleted_at IS NULL OR deleted_at > ?)",
             (nc.call.user.project_id, now()),
         ).fetchone()
+        groups = conn.execute(
+            "SELECT COUNT(*) FROM server_groups WHERE project_id = ?", (nc.call.user.project_id,)
+        ).fetchone()[0]
     absolute: dict[str, int] = {
         "maxServerMeta": MAX_METADATA_ITEMS,
         "maxTotalInstances": faults.quota_instances,
         "maxTotalCores": faults.quota_cores,
         "maxTotalRAMSize": faults.quota_ram,
         "maxTotalKeypairs": 100,
-        "maxServerGroups": 10,
-        "maxServerGroupMembers": 10,
+        "maxServerGroups": faults.quota_server_groups,
+        "maxServerGroupMembers": faults.quota_server_group_members,
         "totalInstancesUsed": int(used[0]),
         "totalCoresUsed": int(used[1]),
         "totalRAMUsed": int(used[2]),
-        "totalServerGroupsUsed": 0,
+        "totalServerGroupsUsed": int(groups),
     }
     if not nc.at_least(2, 36):
         absolute.update(

@@ -39,7 +39,9 @@ from .common import (
     validate_metadata,
     validate_tags,
 )
-from .views import load_extras, server_view
+from .scheduler import Flavor, place_new, scheduler_hints
+from .server_groups import join_group, requested_group
+from .views import load_extras, server_groups_field, server_view
 from .volume_attachments import release_mappings
 
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
@@ -224,7 +226,7 @@ def _config_drive(value: Any) -> str:
     )
 
 
-def _generate_password(length: int = 12) -> str:
+def generate_password(length: int = 12) -> str:
     """nova.utils.generate_password: 12 characters without look-alikes."""
     symbols = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
     return "".join(secrets.choice(symbols) for _ in range(length))
@@ -316,6 +318,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
     principal = nc.call.user
     runtime = nc.call.runtime
     faults = runtime.faults.faults
+    hints = scheduler_hints(nc.call.request.json())
     with runtime.store.write() as conn:
         t = now()
         reap(conn, t)
@@ -350,6 +353,16 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         boot_volumes = check_block_devices(nc, conn, block_devices, flavor, max_count, t)
         group_ids = _resolve_security_groups(nc, conn, data.get("security_groups"))
         count = _quota_check(nc, conn, min_count, max_count, flavor["vcpus"], flavor["ram"])
+        group = requested_group(nc, conn, next(iter(hints.get("group", [])), None), count)
+        hosts, unplaced = place_new(
+            conn,
+            runtime.settings,
+            Flavor.of(flavor),
+            count,
+            hints,
+            None if group is None else group["id"],
+            t,
+        )
         flavor_json = json.dumps(
             {k: flavor[k] for k in ("name", "vcpus", "ram", "disk", "ephemeral", "swap")}
         )
@@ -360,12 +373,12 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
             refused = any(
                 _port_refused(conn, principal, network_id, ip) for network_id, ip in attachments
             )
-            fails = refused or runtime.faults.roll_boot_failure()
+            fails = refused or runtime.faults.roll_boot_failure() or hosts[index] is None
             fault = (
                 "Exceeded maximum number of retries. Exhausted all hosts available for retrying "
                 f"build failures for instance {server_id}."
                 if refused
-                else NO_VALID_HOST
+                else unplaced or NO_VALID_HOST
             )
             boot_end = t + runtime.settings.boot_seconds + faults.boot_extra_seconds
             server_name = f"{name}-{index + 1}" if max_count > 1 else name
@@ -374,8 +387,8 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 " vcpus, ram, key_name, availability_zone, description, metadata, security_groups,"
                 " user_data, reservation_id, launch_index, created_at, updated_at, launched_at,"
                 " vm_state, prev_vm_state, task_state, task_started, task_until, fault_message,"
-                " fault_code, reap_at, locked, config_drive)"
-                f" VALUES ({', '.join('?' * 21)}, 'building', 'spawning', ?, ?, ?, ?, ?, 0, ?)",
+                " fault_code, reap_at, locked, config_drive, host, scheduler_hints) VALUES"
+                f" ({', '.join('?' * 21)}, 'building', 'spawning', ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     server_id,
                     server_name,
@@ -404,8 +417,12 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                     500 if fails else None,
                     boot_end if fails else None,
                     config_drive,
+                    None if fails else hosts[index],
+                    json.dumps(hints),
                 ),
             )
+            if group is not None:
+                join_group(conn, group["id"], server_id)
             conn.executemany(
                 "INSERT INTO server_tags (server_id, tag) VALUES (?, ?)",
                 [(server_id, tag) for tag in tags],
@@ -429,7 +446,7 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
         "OS-DCF:diskConfig": "MANUAL",
         # Nova returns the requested adminPass, or a generated one (servers.py,
         # _get_server_admin_password), when enable_instance_password is on (default).
-        "adminPass": admin_pass if admin_pass is not None else _generate_password(),
+        "adminPass": admin_pass if admin_pass is not None else generate_password(),
     }
     body["security_groups"] = [
         {"name": g["name"] if isinstance(g, dict) else g}
@@ -569,7 +586,7 @@ def show_server(nc: NovaCall, params: dict[str, str]) -> Response:
         extras = load_extras(conn, [row])
         server = server_view(nc, row, extras, now())
     if nc.at_least(2, 71):
-        server["server_groups"] = []
+        server["server_groups"] = server_groups_field(row, extras)
     return Response(200, {"server": server})
 
 
@@ -596,7 +613,10 @@ def update_server(nc: NovaCall, params: dict[str, str]) -> Response:
         touch(conn, row["id"])
         row = load_server(nc, conn, params["id"])
         extras = load_extras(conn, [row])
-        return Response(200, {"server": server_view(nc, row, extras, now())})
+        server = server_view(nc, row, extras, now())
+        if nc.at_least(2, 71):
+            server["server_groups"] = server_groups_field(row, extras)
+        return Response(200, {"server": server})
 
 
 def delete_server(nc: NovaCall, params: dict[str, str]) -> Response:

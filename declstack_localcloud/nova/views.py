@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..formats import iso_micro, iso_seconds, now
-from ..lifecycle import state_of
+from ..lifecycle import ServerState, state_of
 from .common import (
     NovaCall,
     links,
 )
+from .server_groups import group_of
 from .volume_attachments import active_mappings, volumes_attached
 
 # ---- views -----------------------------------------------------------------------------------
@@ -27,6 +28,7 @@ class Extras:
     tags: dict[str, list[str]]
     addresses: dict[str, dict[str, list[dict[str, Any]]]]
     group_names: dict[str, str]
+    server_groups: dict[str, str]
 
     volumes: dict[str, list[sqlite3.Row]] = field(default_factory=dict)
 
@@ -78,16 +80,41 @@ def _base_extras(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> Extras:
                         }
                     )
     groups = {r["id"]: r["name"] for r in conn.execute("SELECT id, name FROM security_groups")}
-    return Extras(tags, addresses, groups)
+    return Extras(tags, addresses, groups, group_of(conn, ids))
 
 
-def _flavor_in_server(nc: NovaCall, row: sqlite3.Row) -> dict[str, Any]:
+def _leaving(row: sqlite3.Row, state: ServerState, at: float, what: str) -> bool:
+    """Does Nova still show the `what` ("host" or "flavor") a resize or its revert leaves?
+    On realstack a resize moves the host at resize_migrated and the flavor at
+    resize_finish; a revert shows the resized host and flavor for its first half."""
+    if row["old_flavor"] is None:
+        return False
+    if state.task_state == "resize_reverting":
+        started, until = float(row["task_started"]), float(row["task_until"])
+        return at - started < (until - started) / 2
+    if what == "host":
+        return state.task_state in ("resize_prep", "resize_migrating")
+    return state.task_state in ("resize_prep", "resize_migrating", "resize_migrated")
+
+
+def shown_host(row: sqlite3.Row, state: ServerState, at: float) -> str | None:
+    """The compute host Nova would name now (none while the server is being scheduled)."""
+    if state.gone or (state.vm_state == "building" and state.task_state == "scheduling"):
+        return None
+    host: str | None = row["old_host"] if _leaving(row, state, at, "host") else row["host"]
+    return host
+
+
+def _flavor_in_server(
+    nc: NovaCall, row: sqlite3.Row, state: ServerState, at: float
+) -> dict[str, Any]:
+    flavor = json.loads(row["old_flavor"] if _leaving(row, state, at, "flavor") else row["flavor"])
+    flavor_id = flavor.get("id", row["flavor_id"])
     if not nc.at_least(2, 47):
         return {
-            "id": row["flavor_id"],
-            "links": [{"rel": "bookmark", "href": f"{nc.url}/flavors/{row['flavor_id']}"}],
+            "id": flavor_id,
+            "links": [{"rel": "bookmark", "href": f"{nc.url}/flavors/{flavor_id}"}],
         }
-    flavor = json.loads(row["flavor"])
     return {
         "vcpus": flavor["vcpus"],
         "ram": flavor["ram"],
@@ -113,6 +140,7 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
     """A server exactly as Nova's detail view shows it at microversion `nc.version`."""
     state = state_of(row, at)
     principal = nc.call.user
+    host = shown_host(row, state, at)
     server: dict[str, Any] = {
         "id": row["id"],
         "name": row["name"],
@@ -121,12 +149,10 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
         "user_id": row["user_id"],
         "metadata": json.loads(row["metadata"]),
         "hostId": ""
-        if state.vm_state in ("building", "error", "deleted")
-        else hashlib.sha224(
-            (row["project_id"] + nc.call.runtime.settings.compute_host).encode()
-        ).hexdigest(),
+        if state.vm_state in ("building", "error", "deleted") or not host
+        else hashlib.sha224((row["project_id"] + host).encode()).hexdigest(),
         "image": _image(nc, row),
-        "flavor": _flavor_in_server(nc, row),
+        "flavor": _flavor_in_server(nc, row, state, at),
         "created": iso_seconds(row["created_at"]),
         "updated": iso_seconds(state.updated_at),
         "addresses": extras.addresses.get(row["id"], {}) if state.networked else {},
@@ -155,6 +181,8 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
     groups = json.loads(row["security_groups"])
     if groups and extras.addresses.get(row["id"]) and not state.gone:
         server["security_groups"] = [{"name": extras.group_names.get(g, g)} for g in groups]
+    if principal.is_admin:
+        server.update(_extended_attributes(nc, row, state, host))
     if state.status in ("ERROR", "DELETED") and row["fault_message"]:
         server["fault"] = {
             "code": row["fault_code"],
@@ -165,6 +193,8 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
             server["fault"]["details"] = "Traceback (most recent call last): ... NoValidHost"
     if nc.at_least(2, 9):
         server["locked"] = bool(row["locked"])
+    if nc.at_least(2, 16) and principal.is_admin:
+        server["host_status"] = "UP" if host else ""
     if nc.at_least(2, 19):
         server["description"] = row["description"]
     if nc.at_least(2, 26):
@@ -180,8 +210,41 @@ def server_view(nc: NovaCall, row: sqlite3.Row, extras: Extras, at: float) -> di
     if nc.at_least(2, 98) and server["image"]:
         server["image"]["properties"] = {}
     if nc.at_least(2, 100):
-        server["scheduler_hints"] = {}
+        hints = {k: v for k, v in json.loads(row["scheduler_hints"]).items() if k != "group"}
+        if row["id"] in extras.server_groups:
+            hints["group"] = [extras.server_groups[row["id"]]]
+        server["scheduler_hints"] = hints
     return server
+
+
+def server_groups_field(row: sqlite3.Row, extras: Extras) -> list[str]:
+    """`server_groups` (show, update and rebuild from 2.71): the group the server is in."""
+    group = extras.server_groups.get(row["id"])
+    return [group] if group else []
+
+
+def _extended_attributes(
+    nc: NovaCall, row: sqlite3.Row, state: ServerState, host: str | None
+) -> dict[str, Any]:
+    """OS-EXT-SRV-ATTR:*, which Nova's default policy shows to admins only."""
+    attributes: dict[str, Any] = {
+        "OS-EXT-SRV-ATTR:host": host,
+        "OS-EXT-SRV-ATTR:instance_name": f"instance-{row['seq']:08x}",
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": host,
+    }
+    if nc.at_least(2, 3):
+        attributes.update(
+            {
+                "OS-EXT-SRV-ATTR:hostname": hostname(row["name"]),
+                "OS-EXT-SRV-ATTR:kernel_id": "",
+                "OS-EXT-SRV-ATTR:launch_index": row["launch_index"],
+                "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                "OS-EXT-SRV-ATTR:reservation_id": row["reservation_id"],
+                "OS-EXT-SRV-ATTR:root_device_name": "/dev/sda" if row["host"] else None,
+                "OS-EXT-SRV-ATTR:user_data": row["user_data"],
+            }
+        )
+    return attributes
 
 
 def hostname(name: str) -> str:

@@ -133,6 +133,18 @@ def test_actions_in_a_wrong_state_conflict(slow_api: Api) -> None:
     api = slow_api
     server = api.boot("act")
     url = f"/compute/v2.1/servers/{server['id']}/action"
+    # realstack: while it is scheduled the server is only a build request to os-stop (404)
+    scheduling = api.request("POST", url, json={"os-stop": None})
+    assert scheduling.status_code == 404, scheduling.text
+    wait_until(
+        lambda: (
+            api.request("GET", f"/compute/v2.1/servers/{server['id']}").json()["server"][
+                "OS-EXT-STS:task_state"
+            ]
+            == "spawning"
+        ),
+        "spawning",
+    )
     early = api.request("POST", url, json={"os-stop": None})
     assert early.status_code == 409
     assert "vm_state building" in early.json()["conflictingRequest"]["message"]
