@@ -671,6 +671,31 @@ def test_boot_from_volume_refusals(cloud: LocalCloud, vol: Volumes) -> None:
     assert _error(_boot_from_volume(vol, volume_type="fast"), 400, "badRequest") == (
         "Volume type fast could not be found."
     )
+    image = vol.api.image_id("cirros")
+    typed = {
+        "source_type": "image",
+        "destination_type": "volume",
+        "uuid": image,
+        "volume_size": 1,
+        "boot_index": 0,
+        "volume_type": "standard",
+    }
+    before_2_67 = vol.api.request(
+        "POST",
+        "/compute/v2.1/servers",
+        "2.66",
+        json={
+            "server": {
+                "name": "x",
+                "flavorRef": "1",
+                "networks": "none",
+                "block_device_mapping_v2": [typed],
+            }
+        },
+    )
+    assert _error(before_2_67, 400, "badRequest").endswith(
+        "Additional properties are not allowed ('volume_type' was unexpected)"
+    )
     no_image = vol.api.request(
         "POST",
         "/compute/v2.1/servers",
@@ -707,3 +732,14 @@ def test_openstack_cli_volume_commands(cli: Cli, vol: Volumes) -> None:
     vol.wait(volume_id, "available")
     cli.run("volume", "delete", volume_id)
     vol.gone(volume_id)
+
+
+def test_volume_requests_meet_injected_faults_but_discovery_does_not(
+    cloud: LocalCloud, vol: Volumes
+) -> None:
+    cloud.set_faults(rate_503=1.0)
+    assert _error(vol.call("GET", "/volumes"), 503, "serviceUnavailable").startswith("Injected")
+    assert requests.get(f"{cloud.url}/volume/", timeout=5).status_code == 300
+    assert vol.call("GET", "/").status_code == 200
+    cloud.set_faults(rate_503=0.0)
+    assert vol.call("GET", "/volumes").status_code == 200
