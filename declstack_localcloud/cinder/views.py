@@ -120,9 +120,9 @@ def volume_detail(
         volume["group_id"] = None
     if admin and cc.at_least(3, 21):
         volume["provider_id"] = None
+    # set by the volume service once it has the volume; until then the columns' defaults
+    scheduled = status != "creating"
     if cc.at_least(3, 48):
-        # set by the volume service once it has the volume; until then the column defaults
-        scheduled = status != "creating"
         volume["shared_targets"] = not scheduled
         volume["service_uuid"] = SERVICE_UUID if scheduled else None
     if admin and cc.at_least(3, 61):
@@ -134,7 +134,7 @@ def volume_detail(
     if extended:
         volume["os-vol-tenant-attr:tenant_id"] = row["project_id"]
         if admin:
-            volume["os-vol-host-attr:host"] = BACKEND_HOST
+            volume["os-vol-host-attr:host"] = BACKEND_HOST if scheduled else None
             volume["os-vol-mig-status-attr:migstat"] = None
             volume["os-vol-mig-status-attr:name_id"] = None
         if downloaded and row["image_metadata"]:
