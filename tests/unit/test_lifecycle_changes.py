@@ -10,11 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import requests
 
 from declstack import ownership
+from declstack.cloud import CloudError, OpenStackCloud
 from declstack.engine import make_plan
 from declstack.model import (
     Action,
@@ -686,3 +689,61 @@ def test_a_stopped_server_left_in_rebuild_is_waited_for_until_it_settles_stopped
     assert report.converged, report.failures
     assert cloud.servers[first.id].status == "SHUTOFF"
     assert [c for c in cloud.calls if c != "list"] == []
+
+
+# --- the adapter's requests ----------------------------------------------------------
+
+
+class ActionCompute:
+    """A stub compute proxy that records each POST and answers with `status`."""
+
+    def __init__(self, status: int = 202, body: dict[str, Any] | None = None) -> None:
+        self.status, self.body = status, body or {}
+        self.posts: list[tuple[str, Any]] = []
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        self.posts.append((path, kwargs.get("json")))
+        answer = requests.Response()
+        answer.status_code = self.status
+        answer._content = json.dumps(self.body).encode()
+        return answer
+
+
+def stub_adapter(compute: ActionCompute) -> OpenStackCloud:
+    cloud = OpenStackCloud(SimpleNamespace(compute=compute), clock=Instant().clock())
+    cloud._version = "2.100"  # no version discovery against the stub
+    return cloud
+
+
+def test_the_adapter_sends_novas_action_bodies() -> None:
+    compute = ActionCompute()
+    cloud = stub_adapter(compute)
+    cloud.resize_server("s 1", "2")
+    cloud.confirm_resize("s1")
+    cloud.rebuild_server("s1", "img-2")
+    cloud.start_server("s1")
+    cloud.stop_server("s1")
+    assert compute.posts == [
+        ("/servers/s%201/action", {"resize": {"flavorRef": "2"}}),
+        ("/servers/s1/action", {"confirmResize": None}),
+        ("/servers/s1/action", {"rebuild": {"imageRef": "img-2"}}),
+        ("/servers/s1/action", {"os-start": None}),
+        ("/servers/s1/action", {"os-stop": None}),
+    ]
+
+
+def test_an_action_nova_refuses_is_a_clear_error_sent_once() -> None:
+    refusal = {
+        "conflictingRequest": {
+            "message": "Cannot 'resize' instance s1 while it is in task_state resize_prep",
+            "code": 409,
+        }
+    }
+    compute = ActionCompute(409, refusal)
+    with pytest.raises(CloudError) as caught:
+        stub_adapter(compute).resize_server("s1", "2")
+    assert caught.value.message == (
+        "resize: Cannot 'resize' instance s1 while it is in task_state resize_prep (HTTP 409)"
+    )
+    assert caught.value.hint is not None and "state" in caught.value.hint
+    assert len(compute.posts) == 1
