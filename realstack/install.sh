@@ -3,7 +3,7 @@
 #   ./install.sh [VENV]     (default VENV: $REALSTACK_HOME/venv, i.e. <repo>/.realstack/venv)
 # apt:  rabbitmq-server, mariadb-server (+ curl bc iproute2 procps util-linux)
 # PyPI: keystone 30.0.0, nova 34.0.0, openstack-placement 16.0.0, glance 33.0.0,
-#       neutron 29.0.0, python-openstackclient 10.5.0, openstacksdk 4.22.0,
+#       neutron 29.0.0, cinder 29.0.0, python-openstackclient 10.5.0, openstacksdk 4.22.0,
 #       gunicorn, PyMySQL - with every dependency pinned by constraints.txt
 #       (the set resolved and tested on 2026-11-24) - plus the local
 #       realstack-ml2 mechanism driver from pkgs/realstack_ml2.
@@ -45,7 +45,7 @@ PIP="$VENV/bin/pip --disable-pip-version-check"
 $PIP install -q -U pip setuptools wheel
 $PIP install -q -c "$BASE/constraints.txt" \
     keystone==30.0.0 nova==34.0.0 openstack-placement==16.0.0 glance==33.0.0 \
-    neutron==29.0.0 python-openstackclient==10.5.0 openstacksdk==4.22.0 \
+    neutron==29.0.0 cinder==29.0.0 python-openstackclient==10.5.0 openstacksdk==4.22.0 \
     gunicorn PyMySQL
 # Build the driver from a copy, so pip's in-tree build/ and *.egg-info land in
 # the state directory and not in the source tree.
@@ -54,7 +54,7 @@ cp -r "$BASE/pkgs/realstack_ml2" "$STATE/src/realstack_ml2"
 $PIP install -q "$STATE/src/realstack_ml2"
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as m
-for d in ("keystone", "nova", "openstack-placement", "glance", "neutron",
+for d in ("keystone", "nova", "openstack-placement", "glance", "neutron", "cinder",
           "python-openstackclient", "openstacksdk", "gunicorn", "PyMySQL",
           "realstack-ml2"):
     print("  %-24s %s" % (d, m.version(d)))

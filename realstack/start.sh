@@ -1,7 +1,9 @@
 #!/bin/bash
 # Start a real OpenStack control plane (Keystone, Glance, Placement, Neutron
-# ML2, Nova api/conductor/scheduler/compute with the fake virt driver,
-# RabbitMQ) on 127.0.0.1, bootstrap it and write clouds.yaml.
+# ML2, Nova api/conductor/scheduler and RS_COMPUTE_HOSTS (default 3)
+# nova-compute hosts with the fake virt driver, Cinder api/scheduler/volume
+# with the fake volume driver, RabbitMQ) on 127.0.0.1, bootstrap it and write
+# clouds.yaml.
 #
 # usage: ./start.sh [VENV]        (default VENV: $REALSTACK_HOME/venv, i.e. <repo>/.realstack/venv)
 # Every start is a fresh cloud: data/ (databases, images, rabbit) and etc/
@@ -33,13 +35,19 @@ BIN=$VENV/bin
 HOST=127.0.0.1
 
 KS_PORT=5000 GLANCE_PORT=9292 PLACEMENT_PORT=8778 NOVA_PORT=8774
-NEUTRON_PORT=9696 RABBIT_PORT=5672 RABBIT_DIST_PORT=25672 DB_PORT=3306
+NEUTRON_PORT=9696 CINDER_PORT=8776 RABBIT_PORT=5672 RABBIT_DIST_PORT=25672 DB_PORT=3306
+# Fake compute hosts: realstack-compute, realstack-compute-2, ... (one nova-compute
+# process each), so that anti-affinity and resize between hosts can be exercised.
+COMPUTE_HOSTS=${RS_COMPUTE_HOSTS:-3}
+case $COMPUTE_HOSTS in [1-9]) ;; *) echo "RS_COMPUTE_HOSTS must be 1-9, not '$COMPUTE_HOSTS'" >&2; exit 1 ;; esac
+compute_host() { if [ "$1" = 1 ]; then echo realstack-compute; else echo "realstack-compute-$1"; fi; }
+compute_proc() { if [ "$1" = 1 ]; then echo nova-compute; else echo "nova-compute-$1"; fi; }
 
 ADMIN_PASSWORD=${RS_ADMIN_PASSWORD:-admin-secret}
 SERVICE_PASSWORD=${RS_SERVICE_PASSWORD:-service-secret}
 DEMO_PASSWORD=${RS_DEMO_PASSWORD:-demo-secret}
 DB_PASSWORD=${RS_DB_PASSWORD:-db-secret}
-DATABASES="keystone glance placement neutron nova_api nova_cell0 nova_cell1"
+DATABASES="keystone glance placement neutron nova_api nova_cell0 nova_cell1 cinder"
 db() { echo "mysql+pymysql://openstack:$DB_PASSWORD@$HOST:$DB_PORT/$1?charset=utf8"; }
 TRANSPORT_URL="rabbit://guest:guest@$HOST:$RABBIT_PORT/"
 KS_URL="http://$HOST:$KS_PORT"
@@ -88,7 +96,7 @@ while users=$(holders_of "$STATE/data") && [ -n "$users" ]; do
 done
 # A service stopped a moment ago may still hold its listening socket.
 deadline=$((SECONDS + $(secs 60)))
-for p in $KS_PORT $GLANCE_PORT $PLACEMENT_PORT $NOVA_PORT $NEUTRON_PORT $RABBIT_PORT $RABBIT_DIST_PORT $DB_PORT; do
+for p in $KS_PORT $GLANCE_PORT $PLACEMENT_PORT $NOVA_PORT $NEUTRON_PORT $CINDER_PORT $RABBIT_PORT $RABBIT_DIST_PORT $DB_PORT; do
     while ss -ltn "sport = :$p" | grep -q LISTEN; do
         if [ $SECONDS -ge $deadline ]; then
             echo "port $p is already in use on this machine" >&2; exit 1
@@ -159,6 +167,7 @@ gunicorn_svc() {  # name port app threads
     start_proc "$name" env OS_KEYSTONE_CONFIG_DIR="$ETC/keystone" \
         OS_GLANCE_CONFIG_DIR="$ETC/glance" OS_PLACEMENT_CONFIG_DIR="$ETC/placement" \
         OS_NOVA_CONFIG_DIR="$ETC/nova" OS_NEUTRON_CONFIG_DIR="$ETC/neutron" \
+        OS_CINDER_CONFIG_DIR="$ETC/cinder" \
         "$BIN/gunicorn" --pythonpath "$BASE/wsgi" --bind "$HOST:$port" \
         --workers 1 --worker-class gthread --threads "$threads" --timeout 300 \
         --graceful-timeout 5 --keep-alive 0 --access-logfile - --name "realstack-$name" \
@@ -198,8 +207,9 @@ EOF
 
 ###########################################################################
 log "writing configuration to $ETC"
-mkdir -p "$ETC"/{keystone,glance,placement,nova,neutron/plugins/ml2} \
-         "$DATA"/{keystone/fernet-keys,keystone/credential-keys,glance/images,glance/staging,glance/tasks,nova/instances,neutron,locks,rabbitmq/mnesia,rabbitmq/log,mysql}
+mkdir -p "$ETC"/{keystone,glance,placement,nova,neutron/plugins/ml2,cinder} \
+         "$DATA"/{keystone/fernet-keys,keystone/credential-keys,glance/images,glance/staging,glance/tasks,nova/instances,neutron,locks,rabbitmq/mnesia,rabbitmq/log,mysql} \
+         "$DATA"/cinder/conversion
 chmod 700 "$DATA/keystone/fernet-keys" "$DATA/keystone/credential-keys"
 
 cat > "$ETC/keystone/keystone.conf" <<EOF
@@ -324,6 +334,10 @@ transport_url = $TRANSPORT_URL
 enabled_apis = osapi_compute
 osapi_compute_workers = 1
 metadata_workers = 1
+# A resize may pick the server's own host (FakeDriver resizes in place: finish_migration
+# spawns it again), so it also works when the other hosts are full. A cold migration
+# (same flavor) still never stays: FakeDriver does not report same-host migration.
+allow_resize_to_same_host = true
 [wsgi]
 api_paste_config = $ETC/nova/api-paste.ini
 [api]
@@ -353,6 +367,58 @@ $(ksa neutron nova)
 [glance]
 region_name = RegionOne
 valid_interfaces = public
+$(ksa cinder nova)
+os_region_name = RegionOne
+catalog_info = volumev3::publicURL
+EOF
+# One more nova-compute per extra host: the same nova.conf, then its own host name and
+# state (the node identity file, the instances directory).
+for i in $(seq 2 "$COMPUTE_HOSTS"); do
+    mkdir -p "$DATA/nova-compute-$i/instances"
+    cat > "$ETC/nova/compute-$i.conf" <<EOF
+[DEFAULT]
+host = $(compute_host "$i")
+state_path = $DATA/nova-compute-$i
+instances_path = $DATA/nova-compute-$i/instances
+EOF
+done
+
+cp "$VENV/etc/cinder/api-paste.ini" "$VENV/etc/cinder/resource_filters.json" "$ETC/cinder/"
+cat > "$ETC/cinder/cinder.conf" <<EOF
+[DEFAULT]
+debug = false
+host = realstack-volume
+my_ip = $HOST
+state_path = $DATA/cinder
+transport_url = $TRANSPORT_URL
+auth_strategy = keystone
+api_paste_config = $ETC/cinder/api-paste.ini
+# The list filters each resource allows (?name=, ?status=, ...); without the file every
+# filter is refused with 400 "Invalid filters name are found in query options".
+resource_query_filters_file = $ETC/cinder/resource_filters.json
+osapi_volume_workers = 1
+enabled_backends = fake
+default_volume_type = standard
+image_conversion_dir = $DATA/cinder/conversion
+# Cinder's default quota is 10 volumes per project; declstack's scenarios keep more.
+quota_volumes = 50
+quota_snapshots = 50
+[fake]
+# The wheel's cinder.tests.fake_driver.FakeLoggingVolumeDriver, with image clones
+# (lib/realstack_volume.py): no storage, no qemu-img, no root helper.
+volume_driver = realstack_volume.RealstackFakeVolumeDriver
+volume_backend_name = fake
+[database]
+connection = $(db cinder)
+[oslo_concurrency]
+lock_path = $DATA/locks
+[coordination]
+backend_url = file://$DATA/cinder
+$(authtoken cinder)
+$(ksa nova cinder)
+interface = public
+$(ksa service_user cinder)
+send_service_user_token = true
 EOF
 
 ###########################################################################
@@ -432,7 +498,7 @@ $KM bootstrap --bootstrap-password "$ADMIN_PASSWORD" --bootstrap-username admin 
     --bootstrap-public-url "$KS_URL/v3" >> "$LOGS/keystone-manage.log" 2>&1
 gunicorn_svc keystone $KS_PORT keystone 16
 
-log "placement/glance/neutron/nova: db sync"
+log "placement/glance/neutron/nova/cinder: db sync"
 "$BIN/placement-manage" --config-file "$ETC/placement/placement.conf" db sync > "$LOGS/placement-manage.log" 2>&1
 "$BIN/glance-manage" --config-dir "$ETC/glance" db_sync > "$LOGS/glance-manage.log" 2>&1 &
 GLANCE_SYNC=$!
@@ -447,18 +513,22 @@ NM="$BIN/nova-manage --config-file $ETC/nova/nova.conf"
     $NM db sync
 } > "$LOGS/nova-manage.log" 2>&1 &
 NOVA_SYNC=$!
+"$BIN/cinder-manage" --config-file "$ETC/cinder/cinder.conf" db sync > "$LOGS/cinder-manage.log" 2>&1 &
+CINDER_SYNC=$!
 wait $GLANCE_SYNC || { echo "glance db_sync failed:"; tail -20 "$LOGS/glance-manage.log"; exit 1; } >&2
 wait $NEUTRON_SYNC || { echo "neutron db sync failed:"; tail -20 "$LOGS/neutron-db-manage.log"; exit 1; } >&2
 wait $NOVA_SYNC || { echo "nova db sync failed:"; tail -20 "$LOGS/nova-manage.log"; exit 1; } >&2
+wait $CINDER_SYNC || { echo "cinder db sync failed:"; tail -20 "$LOGS/cinder-manage.log"; exit 1; } >&2
 
 wait_port rabbitmq $RABBIT_PORT 180
 # The API services need their Keystone users only when a request comes in,
 # so they boot while the identity bootstrap runs.
-log "starting placement, glance, neutron, nova-api"
+log "starting placement, glance, neutron, nova-api, cinder-api"
 gunicorn_svc placement $PLACEMENT_PORT placement 8
 gunicorn_svc glance $GLANCE_PORT glance 8
 gunicorn_svc neutron $NEUTRON_PORT neutron 8
 gunicorn_svc nova-api $NOVA_PORT nova 16
+gunicorn_svc cinder-api $CINDER_PORT cinder 8
 
 wait_http keystone "$KS_URL/v3"
 log "keystone up: creating service users, demo project, service catalog"
@@ -466,19 +536,29 @@ RS_KEYSTONE="$KS_URL/v3" RS_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
 RS_SERVICE_PASSWORD="$SERVICE_PASSWORD" RS_DEMO_PASSWORD="$DEMO_PASSWORD" \
 RS_NOVA_URL="http://$HOST:$NOVA_PORT/v2.1" RS_GLANCE_URL="http://$HOST:$GLANCE_PORT" \
 RS_PLACEMENT_URL="http://$HOST:$PLACEMENT_PORT" RS_NEUTRON_URL="http://$HOST:$NEUTRON_PORT" \
+RS_CINDER_URL="http://$HOST:$CINDER_PORT/v3" \
     "$BIN/python" "$BASE/lib/bootstrap_identity.py" > "$LOGS/bootstrap.log" 2>&1 \
     || { echo "identity bootstrap failed:" >&2; tail -20 "$LOGS/bootstrap.log" >&2; exit 1; }
 # nova-conductor/-scheduler/-compute authenticate to keystone (as user nova)
 # while they start, so they need the service users first.
-log "starting nova-conductor, nova-scheduler, nova-compute"
-for svc in conductor scheduler compute; do
+log "starting nova-conductor, nova-scheduler, $COMPUTE_HOSTS nova-compute, cinder-scheduler, cinder-volume"
+for svc in conductor scheduler; do
     start_proc "nova-$svc" "$BIN/nova-$svc" --config-file "$ETC/nova/nova.conf"
 done
+start_proc nova-compute "$BIN/nova-compute" --config-file "$ETC/nova/nova.conf"
+for i in $(seq 2 "$COMPUTE_HOSTS"); do
+    start_proc "$(compute_proc "$i")" "$BIN/nova-compute" --config-file "$ETC/nova/nova.conf" \
+        --config-file "$ETC/nova/compute-$i.conf"
+done
+start_proc cinder-scheduler "$BIN/cinder-scheduler" --config-file "$ETC/cinder/cinder.conf"
+start_proc cinder-volume env PYTHONPATH="$BASE/lib" \
+    "$BIN/cinder-volume" --config-file "$ETC/cinder/cinder.conf"
 
 wait_http placement "http://$HOST:$PLACEMENT_PORT/"
 wait_http glance "http://$HOST:$GLANCE_PORT/versions"
 wait_http neutron "http://$HOST:$NEUTRON_PORT/"
 wait_http nova-api "http://$HOST:$NOVA_PORT/"
+wait_http cinder-api "http://$HOST:$CINDER_PORT/"
 log "APIs answer; writing clouds.yaml"
 
 cat > "$STATE/clouds.yaml" <<EOF
@@ -510,8 +590,8 @@ clouds:
     identity_api_version: 3
 EOF
 
-log "waiting for nova-compute to register; creating flavors, image, networks, router"
-REALSTACK_HOME="$STATE" OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" "$BIN/python" "$BASE/lib/bootstrap_resources.py" \
+log "waiting for $COMPUTE_HOSTS nova-compute and cinder-volume to register; creating flavors, image, networks, router, volume type"
+RS_COMPUTE_HOSTS=$COMPUTE_HOSTS REALSTACK_HOME="$STATE" OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" "$BIN/python" "$BASE/lib/bootstrap_resources.py" \
     > "$LOGS/bootstrap-resources.log" 2>&1 \
     || { echo "resource bootstrap failed:" >&2; tail -30 "$LOGS/bootstrap-resources.log" >&2; exit 1; }
 cat "$LOGS/bootstrap-resources.log"
@@ -521,7 +601,8 @@ log "realstack is up"
 cat <<EOF
 
   Keystone   $KS_URL/v3
-  Nova       http://$HOST:$NOVA_PORT/v2.1   (fake virt driver, host realstack-compute)
+  Nova       http://$HOST:$NOVA_PORT/v2.1   (fake virt driver, hosts: $(for i in $(seq 1 "$COMPUTE_HOSTS"); do compute_host "$i"; done | paste -sd, -))
+  Cinder     http://$HOST:$CINDER_PORT/v3     (fake volume driver, host realstack-volume@fake, type 'standard')
   Glance     http://$HOST:$GLANCE_PORT
   Neutron    http://$HOST:$NEUTRON_PORT     (ML2, agent-less 'realstack' mech driver; L3 router plugin)
   Placement  http://$HOST:$PLACEMENT_PORT

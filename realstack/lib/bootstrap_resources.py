@@ -1,7 +1,9 @@
-"""Post-start bootstrap: wait for nova-compute, map it to cell1, create
-flavors, a tiny 'cirros' image, a shared 'private' network, an external
-network 'public' and the demo project's router 'router1' (gateway on public,
-interface on private), so ports on private can get floating IPs.  Idempotent."""
+"""Post-start bootstrap: wait for every nova-compute host (RS_COMPUTE_HOSTS),
+map them to cell1, create flavors, a tiny 'cirros' image, a shared 'private'
+network, an external network 'public' and the demo project's router 'router1'
+(gateway on public, interface on private), so ports on private can get floating
+IPs; wait for cinder-volume and create the public volume type 'standard'
+(Cinder's default here).  Idempotent."""
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import openstack
 BASE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = os.environ.get('REALSTACK_HOME') or os.path.join(os.path.dirname(BASE), '.realstack')
 BIN = os.path.dirname(sys.executable)
+COMPUTE_HOSTS = int(os.environ.get('RS_COMPUTE_HOSTS') or 1)
 t0 = time.time()
 
 
@@ -21,22 +24,25 @@ def say(msg):
 
 admin = openstack.connect(cloud='realstack-admin')
 
-# 1. nova-compute registered its service and compute node + resource provider
+# 1. every nova-compute registered its service and compute node + resource provider
 # A busy machine can be slow: generous, and scaled like start.sh's waits (RS_WAIT_SCALE).
 deadline = time.time() + 300 * float(os.environ.get('RS_WAIT_SCALE') or 1)
+svcs, rps = [], []
 while True:
     try:
         svcs = [s for s in admin.compute.services()
                 if s.binary == 'nova-compute' and s.state == 'up']
         rps = list(admin.placement.resource_providers())
-        if svcs and rps:
+        if len(svcs) >= COMPUTE_HOSTS and len(rps) >= COMPUTE_HOSTS:
             break
     except Exception as e:  # API may still be warming up
         say('waiting for nova-compute: %s' % e)
     if time.time() > deadline:
-        sys.exit('nova-compute did not come up (see logs/nova-compute.log)')
+        sys.exit('only %d of %d nova-compute hosts came up (%s; see logs/nova-compute*.log)'
+                 % (len(svcs), COMPUTE_HOSTS, ', '.join(sorted(s.host for s in svcs))))
     time.sleep(1)
-say('nova-compute is up; resource provider %s' % rps[0].name)
+say('%d nova-compute hosts are up; resource providers %s'
+    % (len(svcs), ', '.join(sorted(rp.name for rp in rps))))
 r = subprocess.run([os.path.join(BIN, 'nova-manage'), '--config-file',
                     os.path.join(STATE, 'etc/nova/nova.conf'),
                     'cell_v2', 'discover_hosts', '--verbose'],
@@ -110,3 +116,24 @@ if not any(ip['subnet_id'] == priv_sub.id
 gw = [ip['ip_address'] for ip in router.external_gateway_info['external_fixed_ips']]
 say('router router1 (%s) of project demo: gateway public %s, interface private 10.0.0.1'
     % (router.id, ', '.join(gw)))
+
+# 7. Cinder: cinder-volume (backend 'fake') reports to the scheduler, and the public
+# volume type 'standard' (cinder.conf's default_volume_type) lands on it.
+deadline = time.time() + 300 * float(os.environ.get('RS_WAIT_SCALE') or 1)
+while True:
+    try:
+        vols = [s for s in admin.block_storage.services()
+                if s.binary == 'cinder-volume' and s.state == 'up']
+        if vols:
+            break
+    except Exception as e:  # API may still be warming up
+        say('waiting for cinder-volume: %s' % e)
+    if time.time() > deadline:
+        sys.exit('cinder-volume did not come up (see logs/cinder-volume.log)')
+    time.sleep(1)
+vtype = admin.block_storage.find_type('standard')
+if not vtype:
+    vtype = admin.block_storage.create_type(
+        name='standard', description='realstack fake backend',
+        is_public=True, extra_specs={'volume_backend_name': 'fake'})
+say('cinder-volume %s is up; volume type standard (%s)' % (vols[0].host, vtype.id))
