@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from tests.conformance.rawcloud import JSON
 from tests.conformance.sequence import SDK_MV, Poll, Step
 
 __all__ = ["STEPS", "Step"]
@@ -666,6 +667,291 @@ IMAGE_WRITE_STEPS: tuple[Step, ...] = (
     ),
 )
 """Glance image writes with a client-chosen id (declstack's per-stack lock)."""
+
+
+def _grouped(index: int) -> Step:
+    return Step(
+        f"server-create-grouped-{index}",
+        "POST",
+        "compute",
+        "/servers",
+        "2.52",
+        body={
+            "server": {
+                "name": f"{{run}}-grp-{index}",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": "auto",
+            },
+            "os:scheduler_hints": {"group": "{grp_anti}"},
+        },
+        save={f"srv_g{index}": "server.id"},
+        why="create into an anti-affinity group (scheduler hint)",
+    )
+
+
+def _settle(name: str, var: str, until: tuple[str, ...], why: str) -> Step:
+    return Step(
+        name,
+        "GET",
+        "compute",
+        "/servers/{" + var + "}",
+        SDK_MV,
+        poll=Poll(path="server.status", until=until, timeout=90, interval=0.1),
+        fields=(
+            "server.status",
+            "server.OS-EXT-STS:vm_state",
+            "server.OS-EXT-STS:task_state",
+            "server.OS-EXT-STS:power_state",
+            "server.flavor.original_name",
+            "server.fault.message",
+            "server.fault.code",
+            "server.server_groups",
+            "server.scheduler_hints",
+        ),
+        why=why,
+    )
+
+
+def _act(name: str, var: str, body: JSON, why: str, microversion: str = "2.1") -> Step:
+    return Step(
+        name, "POST", "compute", "/servers/{" + var + "}/action", microversion, body, why=why
+    )
+
+
+COMPUTE_HOST_STEPS: tuple[Step, ...] = (
+    Step(
+        "servergroup-create-2.1",
+        "POST",
+        "compute",
+        "/os-server-groups",
+        "2.1",
+        body={"server_group": {"name": "{run}-old", "policies": ["affinity"]}},
+        save={"grp_old": "server_group.id"},
+        why="200 (not 201): policies and an empty metadata before 2.64",
+    ),
+    Step(
+        "servergroup-create",
+        "POST",
+        "compute",
+        "/os-server-groups",
+        "2.64",
+        body={"server_group": {"name": "{run}-anti", "policy": "anti-affinity"}},
+        save={"grp_anti": "server_group.id"},
+        why="200: policy and rules from 2.64, project and user ids",
+    ),
+    Step(
+        "servergroup-create-soft-before-2.15",
+        "POST",
+        "compute",
+        "/os-server-groups",
+        "2.14",
+        body={"server_group": {"name": "{run}-x", "policies": ["soft-affinity"]}},
+        why="400: soft policies need 2.15",
+    ),
+    Step(
+        "servergroup-create-bad-policy",
+        "POST",
+        "compute",
+        "/os-server-groups",
+        "2.64",
+        body={"server_group": {"name": "{run}-x", "policy": "bogus"}},
+        why="400: policy not one of the four",
+    ),
+    Step(
+        "servergroup-create-rules-not-anti",
+        "POST",
+        "compute",
+        "/os-server-groups",
+        "2.64",
+        body={
+            "server_group": {
+                "name": "{run}-x",
+                "policy": "affinity",
+                "rules": {"max_server_per_host": 2},
+            }
+        },
+        why="400: only anti-affinity takes rules",
+    ),
+    Step(
+        "servergroup-list",
+        "GET",
+        "compute",
+        "/os-server-groups",
+        "2.64",
+        fields=(
+            "server_groups.[name={run}-anti].policy",
+            "server_groups.[name={run}-anti].rules",
+            "server_groups.[name={run}-anti].members",
+            "server_groups.[name={run}-old].policy",
+        ),
+        keys=("server_groups.[name={run}-anti]",),
+        why="the project's groups (others share the project: only this run's are compared)",
+    ),
+    Step(
+        "servergroup-show-2.13",
+        "GET",
+        "compute",
+        "/os-server-groups/{grp_old}",
+        "2.13",
+        why="policies, metadata, project and user ids between 2.13 and 2.63",
+    ),
+    Step(
+        "servergroup-show-missing",
+        "GET",
+        "compute",
+        "/os-server-groups/{missing_id}",
+        "2.64",
+        why="404 Instance group ... could not be found.",
+    ),
+    Step(
+        "servergroup-delete-old",
+        "DELETE",
+        "compute",
+        "/os-server-groups/{grp_old}",
+        "2.64",
+        why="204",
+    ),
+    Step(
+        "server-create-unknown-group",
+        "POST",
+        "compute",
+        "/servers",
+        "2.52",
+        body={
+            "server": {
+                "name": "{run}-bad",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": "none",
+            },
+            "os:scheduler_hints": {"group": "{missing_id}"},
+        },
+        why="400: the group hint names no group",
+    ),
+    *(
+        step
+        for i in (1, 2, 3, 4)
+        for step in (
+            _grouped(i),
+            _settle(
+                f"server-wait-grouped-{i}",
+                f"srv_g{i}",
+                ("ACTIVE", "ERROR"),
+                "one member per host (each created once the one before is placed); the 4th"
+                " of 3 hosts ends in ERROR with Nova's fault",
+            ),
+        )
+    ),
+    Step(
+        "servergroup-show-members",
+        "GET",
+        "compute",
+        "/os-server-groups/{grp_anti}",
+        "2.64",
+        fields=("server_group.members.#",),
+        why="members include the server in ERROR",
+    ),
+    _act("server-stop-unscheduled", "srv_g4", {"os-stop": None}, "409: not ready (no host)"),
+    _act(
+        "server-rebuild-never-launched",
+        "srv_g4",
+        {"rebuild": {"imageRef": "{image_id}"}},
+        "409: invalid state for 'rebuild' (never launched)",
+    ),
+    _act("server-resize-error", "srv_g4", {"resize": {"flavorRef": "2"}}, "409: vm_state error"),
+    _act("server-resize-same-flavor", "srv_g1", {"resize": {"flavorRef": "1"}}, "400"),
+    _act("server-resize-unknown-flavor", "srv_g1", {"resize": {"flavorRef": "999"}}, "400"),
+    _act("server-resize-no-flavor", "srv_g1", {"resize": {}}, "400: flavorRef required"),
+    _act("server-confirm-not-resized", "srv_g1", {"confirmResize": None}, "409: vm_state active"),
+    _act("server-resize", "srv_g1", {"resize": {"flavorRef": "2"}}, "202, no body"),
+    _settle(
+        "server-wait-verify-resize",
+        "srv_g1",
+        ("VERIFY_RESIZE", "ERROR"),
+        "RESIZE, then VERIFY_RESIZE with the new flavor (its own host is allowed)",
+    ),
+    _act("server-start-resized", "srv_g1", {"os-start": None}, "409: vm_state resized"),
+    _act("server-confirm-resize", "srv_g1", {"confirmResize": None}, "204"),
+    _settle("server-wait-confirmed", "srv_g1", ("ACTIVE", "ERROR"), "ACTIVE on the new flavor"),
+    _act("server-resize-back", "srv_g1", {"resize": {"flavorRef": "1"}}, "202"),
+    _settle("server-wait-verify-back", "srv_g1", ("VERIFY_RESIZE", "ERROR"), "VERIFY_RESIZE"),
+    _act("server-revert-resize", "srv_g1", {"revertResize": None}, "202"),
+    _settle(
+        "server-wait-reverted", "srv_g1", ("ACTIVE", "ERROR"), "REVERT_RESIZE, then the old flavor"
+    ),
+    Step(
+        "server-rebuild",
+        "POST",
+        "compute",
+        "/servers/{srv_g1}/action",
+        "2.1",
+        body={
+            "rebuild": {"imageRef": "{image_id}", "name": "{run}-rebuilt", "metadata": {"k": "v"}}
+        },
+        fields=(
+            "server.status",
+            "server.name",
+            "server.metadata",
+            "server.image.id",
+            "server.addresses.private.*.version",
+        ),
+        keys=("server",),
+        why="202 with the short server view (before 2.75) and adminPass",
+    ),
+    _settle("server-wait-rebuilt", "srv_g1", ("ACTIVE", "ERROR"), "REBUILD, then ACTIVE"),
+    _act(
+        "server-rebuild-unknown-image",
+        "srv_g1",
+        {"rebuild": {"imageRef": "{missing_id}"}},
+        "400 Cannot find image for rebuild",
+    ),
+    _act("server-stop", "srv_g1", {"os-stop": None}, "202"),
+    _settle("server-wait-stopped", "srv_g1", ("SHUTOFF", "ERROR"), "powering-off, then SHUTOFF"),
+    _act("server-stop-stopped", "srv_g1", {"os-stop": None}, "409: vm_state stopped"),
+    _act("server-start", "srv_g1", {"os-start": None}, "202"),
+    _settle("server-wait-started", "srv_g1", ("ACTIVE", "ERROR"), "powering-on, then ACTIVE"),
+    Step(
+        "hypervisors-as-tenant",
+        "GET",
+        "compute",
+        "/os-hypervisors",
+        "2.53",
+        why="403: the admin view is for admins",
+    ),
+    Step("services-as-tenant", "GET", "compute", "/os-services", "2.53", why="403"),
+    Step(
+        "servergroup-delete-with-members",
+        "DELETE",
+        "compute",
+        "/os-server-groups/{grp_anti}",
+        "2.64",
+        why="204: the servers stay",
+    ),
+    _settle(
+        "server-show-group-deleted",
+        "srv_g2",
+        ("ACTIVE", "ERROR"),
+        "server_groups [] and no group hint once the group is gone",
+    ),
+    *(
+        Step(f"server-delete-grouped-{i}", "DELETE", "compute", f"/servers/{{srv_g{i}}}", why="204")
+        for i in (1, 2, 3, 4)
+    ),
+    *(
+        Step(
+            f"server-wait-gone-grouped-{i}",
+            "GET",
+            "compute",
+            f"/servers/{{srv_g{i}}}",
+            SDK_MV,
+            poll=GONE,
+            why="until 404",
+        )
+        for i in (1, 2, 3, 4)
+    ),
+)
+"""Server groups over realstack's 3 compute hosts, resize, rebuild, stop and start."""
 
 
 STEPS: tuple[Step, ...] = (
@@ -1410,5 +1696,6 @@ STEPS: tuple[Step, ...] = (
         why="nova removed the port it made",
     ),
     *IMAGE_WRITE_STEPS,
+    *COMPUTE_HOST_STEPS,
 )
 """Every step, in the order they run; servers created here are deleted at the end."""
