@@ -266,9 +266,9 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
     in_place = tuple(name for name in acted if _changes_in_place(name, desired))
     forcing = tuple(name for name in acted if name not in in_place)
     if forcing:
-        reasons = [_describe_create_change(name, desired, server) for name in acted]
+        reasons = [describe_create_change(name, desired, server) for name in acted]
         reasons += [
-            f"{_describe_create_change(name, desired, server)} too (lifecycle.ignore_changes "
+            f"{describe_create_change(name, desired, server)} too (lifecycle.ignore_changes "
             "lists it, but the new server is built from the spec)"
             for name in changed
             if name in lifecycle.ignore_changes
@@ -276,7 +276,7 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         return replacement("; ".join(reasons), forcing)
 
     ignored = [
-        (name, _describe_create_change(name, desired, server))
+        (name, describe_create_change(name, desired, server))
         for name in changed
         if name in lifecycle.ignore_changes
     ]
@@ -327,7 +327,7 @@ def _changes_in_place(name: str, desired: DesiredServer) -> bool:
     )
 
 
-def _describe_create_change(name: str, desired: DesiredServer, server: ObservedServer) -> str:
+def describe_create_change(name: str, desired: DesiredServer, server: ObservedServer) -> str:
     """`image changed (spec now "ubuntu")`; the old value is only a hash, so not shown."""
     if name == "user_data":
         return "user_data changed"
@@ -440,9 +440,9 @@ def _patch_for(
     resize_to = desired.flavor if "flavor" in in_place else None
     rebuild_with = desired.image if "image" in in_place else None
     if resize_to is not None:
-        details.append(f"{_describe_create_change('flavor', desired, server)}: {RESIZE}")
+        details.append(f"{describe_create_change('flavor', desired, server)}: {RESIZE}")
     if rebuild_with is not None:
-        details.append(f"{_describe_create_change('image', desired, server)}: {REBUILD}")
+        details.append(f"{describe_create_change('image', desired, server)}: {REBUILD}")
     if rewritten:
         set_metadata[ownership.FINGERPRINT_KEY] = ownership.rewritten_fingerprint(
             desired, server, rewritten

@@ -1,8 +1,10 @@
 """Check a plan's references against the cloud catalog and build the create requests.
 
-Only CREATE and REPLACE changes need this: an existing server is compared by
-its fingerprint, never by looking names up, so a renamed or re-uploaded image
-never makes a plan unstable. Pure: the caller fetches the `Catalog`.
+Creates and replacements need this, and in-place changes that name a security
+group, a flavor to resize to or an image to rebuild from; an existing server is
+compared by its fingerprint, never by looking names up, so a renamed or
+re-uploaded image never makes a plan unstable. Pure: the caller fetches the
+`Catalog`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from declstack.model import (
     Diagnostic,
     NamedResource,
     Plan,
+    ServerPatch,
     frozen_map,
 )
 
@@ -183,39 +186,76 @@ def _reshape(change: Change, catalog: Catalog) -> tuple[Change, list[Diagnostic]
     """The flavor id to resize to and the image id to rebuild from.
 
     A spec that now names, in other words (an id for a name, a renamed flavor), the
-    flavor or image the server already has asks for nothing: Nova refuses a resize to
-    the flavor a server has, and a rebuild would wipe its disk for no change. Then
-    only declstack's record of the attribute is rewritten, and the reason says so.
+    flavor or image the server already has asks for no change: Nova refuses a resize
+    to the flavor a server has, and a rebuild would wipe its disk for nothing. The
+    change then leaves that attribute alone, record included (a no-op when nothing
+    else changes), and its reason says why.
     """
     assert change.patch is not None and change.before is not None
     patch, before, reason = change.patch, change.before, change.reason
     flavor_ref, image_ref = patch.resize_to, patch.rebuild_with
     problems = _Problems()
+    same: list[str] = []
     if flavor_ref is not None:
         flavor = problems.find("flavor", flavor_ref, catalog.flavors)
         if flavor is not None and before.flavor_name in (flavor.id, flavor.name):
+            same.append("flavor")
             patch = dataclasses.replace(patch, resize_to=None)
             reason = reason.replace(
-                planner.RESIZE,
-                f'"{flavor_ref}" is the flavor the server has ({flavor.name}); '
-                "nothing to resize, only declstack's record of it changes",
+                _planned("flavor", change, planner.RESIZE),
+                f'flavor written "{flavor_ref}": the flavor the server has ({flavor.name}), '
+                "so no resize",
             )
         elif flavor is not None:
             patch = dataclasses.replace(patch, resize_flavor_id=flavor.id)
     if image_ref is not None:
         image = problems.find("image", image_ref, catalog.images)
         if image is not None and image.id == before.image_id:
+            same.append("image")
             patch = dataclasses.replace(patch, rebuild_with=None)
             reason = reason.replace(
-                planner.REBUILD,
-                f'"{image_ref}" is the image the server was built from (id {image.id}); '
-                "nothing to rebuild, only declstack's record of it changes",
+                _planned("image", change, planner.REBUILD),
+                f'image written "{image_ref}": the image the server was built from (id '
+                f"{image.id}), so no rebuild",
             )
         elif image is not None and image.status is not None and image.status.lower() != "active":
             problems.items.append(_inactive(image_ref, image))
         elif image is not None:
             patch = dataclasses.replace(patch, rebuild_image_id=image.id)
+    if same:
+        patch = _record_unchanged(patch, change, same)
+    if patch.is_empty:
+        noop = dataclasses.replace(
+            change, action=Action.NOOP, patch=None, reason=f"up to date; {reason}"
+        )
+        return noop, problems.items
     return dataclasses.replace(change, patch=patch, reason=reason), problems.items
+
+
+def _planned(name: str, change: Change, how: str) -> str:
+    """How the planner worded an in-place change of `name` in the reason."""
+    assert change.after is not None and change.before is not None
+    return f"{planner.describe_create_change(name, change.after, change.before)}: {how}"
+
+
+def _record_unchanged(patch: ServerPatch, change: Change, same: list[str]) -> ServerPatch:
+    """`patch` without rewriting the fingerprint hashes of `same`: the server's record of
+    them stays as it is (and the fingerprint is not written when nothing else moved)."""
+    assert change.before is not None and change.after is not None
+    text = patch.set_metadata.get(ownership.FINGERPRINT_KEY)
+    recorded_text = change.before.metadata.get(ownership.FINGERPRINT_KEY)
+    wanted = ownership.parse_fingerprint(text)
+    if wanted is None:
+        return patch
+    recorded = ownership.parse_fingerprint(recorded_text) or {}
+    moved = [name for name, h in wanted.items() if recorded.get(name) != h and name not in same]
+    rewritten = ownership.rewritten_fingerprint(change.after, change.before, moved)
+    metadata = dict(patch.set_metadata)
+    if rewritten == recorded_text:
+        del metadata[ownership.FINGERPRINT_KEY]
+    else:
+        metadata[ownership.FINGERPRINT_KEY] = rewritten
+    return dataclasses.replace(patch, set_metadata=frozen_map(metadata))
 
 
 def _inactive(ref: str, image: NamedResource) -> Diagnostic:

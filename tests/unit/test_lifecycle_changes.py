@@ -345,28 +345,43 @@ def test_resolve_gives_the_ids_to_resize_to_and_rebuild_from() -> None:
     assert (change.patch.resize_flavor_id, change.patch.rebuild_image_id) == ("2", "img-2")
 
 
-def test_a_flavor_renamed_to_its_id_is_no_resize_only_a_new_record() -> None:
-    """Nova refuses a resize to the flavor a server has; it is no change anyway."""
+def test_a_flavor_written_as_its_id_is_no_change() -> None:
+    """Nova refuses a resize to the flavor a server has; it is no change anyway: a no-op
+    that says why, and the server's record is left as it is."""
     result = resolved(
         desired(flavor="1", lifecycle=RESIZE),
         built(desired(flavor="m1.tiny"), flavor_name="m1.tiny"),
     )
     (change,) = result.changes
     assert not result.diagnostics
-    assert change.action is Action.UPDATE and change.patch is not None
-    assert change.patch.resize_to is None and change.patch.resize_flavor_id is None
-    assert recorded(change, "flavor") == hashes(desired(flavor="1"))["flavor"]
+    assert (change.action, change.patch) == (Action.NOOP, None)
     assert change.reason == (
-        'flavor changed (spec now "1", server has "m1.tiny"): "1" is the flavor the server '
-        "has (m1.tiny); nothing to resize, only declstack's record of it changes"
+        'up to date; flavor written "1": the flavor the server has (m1.tiny), so no resize'
+    )
+
+
+def test_the_same_flavor_next_to_another_change_keeps_its_record() -> None:
+    both = Lifecycle(flavor_change="resize", image_change="rebuild")
+    observed = built(desired(flavor="m1.tiny"), flavor_name="m1.tiny", image_id="img-1")
+    result = resolved(desired(flavor="1", image="debian-12", lifecycle=both), observed)
+    (change,) = result.changes
+    assert change.action is Action.UPDATE and change.patch is not None
+    assert (change.patch.resize_to, change.patch.rebuild_image_id) == (None, "img-2")
+    assert recorded(change, "flavor") == hashes(desired(flavor="m1.tiny"))["flavor"]
+    assert recorded(change, "image") == hashes(desired(image="debian-12"))["image"]
+    assert change.reason.startswith(
+        'flavor written "1": the flavor the server has (m1.tiny), so no resize; image changed'
     )
 
 
 def test_an_image_named_by_the_id_it_was_built_from_is_no_rebuild() -> None:
     result = resolved(desired(image="img-1", lifecycle=REBUILD), built(desired(), image_id="img-1"))
     (change,) = result.changes
-    assert change.patch is not None and change.patch.rebuild_with is None
-    assert "nothing to rebuild, only declstack's record of it changes" in change.reason
+    assert (change.action, change.patch) == (Action.NOOP, None)
+    assert change.reason == (
+        'up to date; image written "img-1": the image the server was built from (id img-1), '
+        "so no rebuild"
+    )
 
 
 @pytest.mark.parametrize(
@@ -659,7 +674,7 @@ def test_somebody_elses_unconfirmed_resize_is_left_to_them() -> None:
 
 def test_a_failed_write_after_a_resize_says_the_resize_happened() -> None:
     """The fingerprint is not rewritten, but the next plan sees the server on the new
-    flavor and only writes the record (no second resize, which Nova would refuse)."""
+    flavor and sends no second resize (which Nova would refuse)."""
     cloud = FakeCloud(catalog=CATALOG)
     first = converged(cloud, server("db", tags=("old",), lifecycle=RESIZE))["db"]
     cloud.fail_tag_removal.add("old")
@@ -673,7 +688,9 @@ def test_a_failed_write_after_a_resize_says_the_resize_happened() -> None:
     cloud.fail_tag_removal.clear()
     (change,) = make_plan(Spec("demo", (bigger,)), cloud).changes
     assert change.patch is not None and change.patch.resize_to is None
-    assert "nothing to resize, only declstack's record of it changes" in change.reason
+    assert change.reason == (
+        'tag -old; flavor written "m1.small": the flavor the server has (m1.small), so no resize'
+    )
     converged(cloud, bigger)
     assert not make_plan(Spec("demo", (bigger,)), cloud).has_changes
 
