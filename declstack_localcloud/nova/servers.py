@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from ..formats import new_id, now, parse_iso
 from ..http import Response
+from ..lifecycle import SCHEDULING_SHARE
 from ..neutron import allocate_port, nova_networks, reap
 from ..seed import AVAILABILITY_ZONE, ensure_default_security_group
 from .block_devices import (
@@ -381,6 +382,9 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                 else unplaced or NO_VALID_HOST
             )
             boot_end = t + runtime.settings.boot_seconds + faults.boot_extra_seconds
+            if hosts[index] is None:
+                # the scheduler says no at once: ERROR when the scheduling phase ends
+                boot_end = t + SCHEDULING_SHARE * (boot_end - t)
             server_name = f"{name}-{index + 1}" if max_count > 1 else name
             conn.execute(
                 "INSERT INTO servers (id, name, project_id, user_id, image_id, flavor, flavor_id,"
@@ -400,7 +404,10 @@ def create_server(nc: NovaCall, _: dict[str, str]) -> Response:
                     flavor["vcpus"],
                     flavor["ram"],
                     key_name,
-                    str(zone).split(":", 1)[0],
+                    # no host took it: Nova keeps only the zone the request asked for
+                    str(
+                        zone if not fails or refused else data.get("availability_zone") or ""
+                    ).split(":", 1)[0],
                     description,
                     json.dumps(metadata),
                     json.dumps(group_ids if network_ids else []),

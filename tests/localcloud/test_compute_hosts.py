@@ -448,6 +448,7 @@ def test_anti_affinity_spreads_and_a_fourth_member_fails_with_nova_fault(
     failed = shown[3]
     assert failed["fault"]["message"] == NO_HOSTS and failed["fault"]["code"] == 500
     assert (failed["OS-EXT-SRV-ATTR:host"], failed["hostId"], failed["addresses"]) == (None, "", {})
+    assert failed["OS-EXT-AZ:availability_zone"] == ""
     assert failed["scheduler_hints"] == {"group": [group["id"]]}
     members = api.request("GET", f"{GROUPS}/{group['id']}", "2.64").json()["server_group"]
     assert members["members"] == servers  # the one in ERROR too
