@@ -34,6 +34,7 @@ from declstack.model import (
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
+    ObservedServerGroup,
     Rule,
     ServerPatch,
     Subnet,
@@ -388,6 +389,9 @@ class OpenStackCloud:
             attrs["availability_zone"] = request.availability_zone
         if request.description is not None:
             attrs["description"] = request.description
+        if request.server_group is not None:
+            # Sent beside `server` in the body (openstacksdk moves it there).
+            attrs["scheduler_hints"] = {"group": request.server_group}
         server = self._retrying(
             f"create {request.name}",
             lambda: self._conn.compute.create_server(**attrs),
@@ -821,6 +825,57 @@ class OpenStackCloud:
         keypair = body.get("keypair") if status == 200 else None
         return str(keypair.get("public_key") or "") if isinstance(keypair, dict) else None
 
+    # -- server groups (Nova, raw JSON through the compute proxy) ---------------
+
+    def list_server_groups(self) -> list[ObservedServerGroup]:
+        """The project's server groups with their members: one GET per 1000. Nova pages
+        them by `limit` and `offset`, without links, so a short page is the last."""
+        groups: dict[str, ObservedServerGroup] = {}
+        while True:
+            params = {"limit": str(PAGE_SIZE), "offset": str(len(groups))}
+            body = self._retrying(
+                "list server groups",
+                functools.partial(self._get_json, "/os-server-groups", params),
+            )
+            page = [g for g in body.get("server_groups") or [] if isinstance(g, dict)]
+            fresh = [to_observed_server_group(g) for g in page if str(g.get("id")) not in groups]
+            groups.update((group.id, group) for group in fresh)
+            if len(page) < PAGE_SIZE or not fresh:
+                return list(groups.values())
+
+    def create_server_group(self, name: str, policy: str) -> str:
+        """POST /os-server-groups: `policy` from 2.64, a one-item `policies` before (the
+        soft policies from 2.15). Not sent again after an answer that may have made it."""
+        action = f"create server group {name}"
+        version = self._microversion()
+        if policy.startswith("soft-") and not _at_least(version, 2, 15):
+            raise CloudError(
+                action, f"policy {policy!r} needs compute API 2.15; this cloud offers {version}"
+            )
+        item: dict[str, Any] = {"name": name}
+        if _at_least(version, 2, 64):
+            item["policy"] = policy
+        else:
+            item["policies"] = [policy]
+        _, body = self._retrying(
+            action,
+            functools.partial(self._nova, "post", "/os-server-groups", {"server_group": item}),
+            idempotent=False,
+        )
+        group_id = (body.get("server_group") or {}).get("id")
+        if not group_id:
+            raise CloudError(action, "the cloud's answer holds no server group id")
+        return str(group_id)
+
+    def delete_server_group(self, group_id: str) -> None:
+        """Delete a server group (its servers stay); one that is already gone is success."""
+        self._retrying(
+            f"delete server group {group_id}",
+            functools.partial(
+                self._send, "delete", f"/os-server-groups/{quote(group_id, safe='')}"
+            ),
+        )
+
     # -- import (Nova show, Neutron ports) ------------------------------------
 
     def get_server(self, server_id: str) -> BuiltServer | None:
@@ -1046,6 +1101,19 @@ def to_observed_keypair(keypair: dict[str, Any]) -> ObservedKeypair:
         name=str(keypair.get("name") or ""),
         public_key=str(keypair.get("public_key") or ""),
         type=str(keypair.get("type") or "ssh"),
+    )
+
+
+def to_observed_server_group(group: dict[str, Any]) -> ObservedServerGroup:
+    """One Nova server group body as declstack's snapshot: `policy` from 2.64, the one
+    item of `policies` before."""
+    policies = group.get("policies")
+    policy = group.get("policy") or (policies[0] if isinstance(policies, list) and policies else "")
+    return ObservedServerGroup(
+        id=str(group["id"]),
+        name=str(group.get("name") or ""),
+        policy=str(policy),
+        members=tuple(str(member) for member in group.get("members") or ()),
     )
 
 

@@ -7,12 +7,12 @@ differently from the real thing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from declstack import planner, resolve
 from declstack.capacity import check_capacity
-from declstack.kinds import floating_ip, keypair, security_group
+from declstack.kinds import floating_ip, keypair, security_group, server_group
 from declstack.model import (
     Action,
     Change,
@@ -27,16 +27,17 @@ from declstack.port import CloudPort
 
 
 def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOptions()) -> Plan:
-    """Observe the stack's servers (and same-named strangers), security groups, key pairs
-    and floating IPs (one list each), plan every kind, keep what `options.targets` name,
-    resolve references, and refuse more deletions than the limit allows."""
+    """Observe the stack's servers (and same-named strangers), security groups, key pairs,
+    floating IPs and server groups (one list each), plan every kind, keep what
+    `options.targets` name, resolve references, and refuse more deletions than the limit
+    allows."""
     observed = cloud.list_stack_servers(spec.stack)
     # Same-named strangers matter only for servers about to be created: a converged
     # plan skips that listing of the whole project.
     missing = {s.name for s in spec.servers} - {s.name for s in observed if not s.is_gone}
     conflicts = cloud.list_unmanaged(spec.stack, missing) if missing else []
     plan = planner.plan(spec, observed, conflicts)
-    for add in (with_groups, with_keypairs, with_floating_ips):
+    for add in (with_groups, with_keypairs, with_floating_ips, with_server_groups):
         plan = add(plan, spec, cloud)
     plan = planner.target(plan, spec, options.targets)
     if resolve.needs_catalog(plan):
@@ -99,6 +100,8 @@ def make_destroy_plan(
     plan = planner.plan(empty, observed)
     for add in (with_groups, with_keypairs, with_floating_ips):
         plan = add(plan, empty, cloud)
+    kept_groups = {s.entry for s in kept if s.placement is not None and s.entry is not None}
+    plan = with_server_groups(plan, empty, cloud, keep=kept_groups)
     plan = planner.target(protect(plan, protected), spec, options.targets)
     return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")
 
@@ -152,6 +155,21 @@ def with_keypairs(plan: Plan, spec: Spec, cloud: CloudPort) -> Plan:
     """Add the changes of the stack's own key pairs (one list of the user's key pairs)."""
     changes, problems = keypair.plan_keypairs(spec, cloud.list_keypairs())
     return _merged(plan, changes, problems, own_keypairs=frozenset(k.name for k in spec.keypairs))
+
+
+def with_server_groups(
+    plan: Plan, spec: Spec, cloud: CloudPort, *, keep: Collection[str] = ()
+) -> Plan:
+    """Add the changes of the stack's server groups (one list of the project's groups),
+    and the group each entry's new servers are scheduled into. `keep`: entries whose
+    groups stay (see server_group.plan_server_groups)."""
+    changes, problems = server_group.plan_server_groups(spec, cloud.list_server_groups(), keep)
+    return _merged(
+        plan,
+        changes,
+        problems,
+        server_group_ids=frozen_map(server_group.group_ids(changes)),
+    )
 
 
 def _merged(

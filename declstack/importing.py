@@ -439,6 +439,7 @@ def compare(
         Check("user_data", True, USER_DATA_NOTE),
         _availability_zone(desired, build),
         _config_drive(desired, build),
+        _placement(desired),
     )
 
 
@@ -579,6 +580,17 @@ def _config_drive(desired: DesiredServer, build: BuiltServer) -> Check:
     if not desired.config_drive or build.config_drive:
         return Check("config_drive", True)
     return Check("config_drive", False, "server has no config drive, spec asks for one")
+
+
+def _placement(desired: DesiredServer) -> Check:
+    # A server joins a server group at boot only: an import cannot put it in one.
+    if desired.placement is None:
+        return Check("placement", True)
+    detail = (
+        f'spec asks placement "{desired.placement.policy}", and a server joins its server '
+        "group at boot only"
+    )
+    return Check("placement", False, detail)
 
 
 # --- carrying it out, and showing it --------------------------------------------------

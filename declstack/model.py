@@ -111,6 +111,9 @@ class DesiredServer:
     floating_ip: FloatingIpRequest | None = None
     #: `state:`: "active" (running) or "shutoff" (stopped with Nova's os-stop).
     state: str = STATE_ACTIVE
+    #: `placement:` on the entry: every replica is scheduled into the entry's own
+    #: Nova server group with this policy; None: no group.
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,51 @@ class GroupChange:
     description: str | None = None
 
 
+# --- server groups (`placement:`) ------------------------------------------------------
+
+#: Nova's server group policies (`placement.policy`); the hard ones never break the rule,
+#: the soft ones only prefer it.
+PLACEMENT_POLICIES = ("anti-affinity", "affinity", "soft-anti-affinity", "soft-affinity")
+HARD_POLICIES = frozenset({"anti-affinity", "affinity"})
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What an entry's `placement:` asks for: its replicas in one server group."""
+
+    policy: str
+
+
+@dataclass(frozen=True)
+class DesiredServerGroup:
+    """The server group of one spec entry with `placement:` (owned by the stack)."""
+
+    entry: str
+    policy: str
+    #: The name it is created with: the stack's ownership marker (server_group.name_for).
+    name: str
+    source: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class ObservedServerGroup:
+    """A Nova server group of the project; `members` are server ids (ERROR ones too)."""
+
+    id: str
+    name: str
+    policy: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerGroupChange:
+    """What happens to one entry's server group: the one there is and the one the spec
+    wants (a new one when the policy changed: Nova cannot change a group's policy)."""
+
+    before: ObservedServerGroup | None = None
+    after: DesiredServerGroup | None = None
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated spec file: the whole desired state of one stack."""
@@ -365,6 +413,9 @@ class CreateRequest:
     #: Aligned with `networks` when it is a tuple; empty when no fixed IP is asked.
     fixed_ips: tuple[str | None, ...] = ()
     config_drive: bool = False
+    #: The server group to schedule into (Nova's `group` scheduler hint): its id, or
+    #: the placeholder address of the group this apply creates; None: no group.
+    server_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -429,6 +480,7 @@ class Kind(str, enum.Enum):
     SECURITY_GROUP = "security_group"
     FLOATING_IP = "floating_ip"
     KEYPAIR = "keypair"
+    SERVER_GROUP = "server_group"
 
 
 class Action(str, enum.Enum):
@@ -506,6 +558,8 @@ class Change:
     #: The payload of a key pair change (kind KEYPAIR only): what is there, what the
     #: spec wants (the public key to upload, with the stack's marker).
     keypair: KeypairChange | None = None
+    #: The payload of a server group change (kind SERVER_GROUP only).
+    server_group: ServerGroupChange | None = None
     #: Attributes that differ from the spec but that `lifecycle.ignore_changes` lists:
     #: reported (in `reason` too), never acted on.
     ignored: tuple[str, ...] = ()
@@ -559,6 +613,9 @@ class Plan:
     sensitive: frozenset[str] = field(default_factory=frozenset, repr=False)
     #: Addresses of the changes `--target` left out of this plan (one per change).
     left_out: tuple[str, ...] = ()
+    #: The server group of each entry with `placement:`, by entry name: its id, or the
+    #: placeholder address of the group this apply creates.
+    server_group_ids: Mapping[str, str] = field(default_factory=frozen_map)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

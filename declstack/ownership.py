@@ -47,7 +47,7 @@ CREATE_TIME_ATTRIBUTES = (
 #: Attributes added to the fingerprint after v1: written only when they differ from
 #: their default, and a missing one reads as its default, so every fingerprint
 #: stored before they existed still matches a spec that does not use them.
-LATER_ATTRIBUTES: dict[str, object] = {"config_drive": False}
+LATER_ATTRIBUTES: dict[str, object] = {"config_drive": False, "placement": None}
 #: Fingerprinted attributes changed in place (Nova's add/removeSecurityGroup), not
 #: by replacing the server; the fingerprint is rewritten after the change.
 IN_PLACE_ATTRIBUTES = ("security_groups",)
@@ -56,12 +56,15 @@ REPLACING_ATTRIBUTES = tuple(
     a for a in (*CREATE_TIME_ATTRIBUTES, *LATER_ATTRIBUTES) if a not in IN_PLACE_ATTRIBUTES
 )
 
+#: Fingerprinted attributes `ignore_changes` cannot name: the entry's server group
+#: follows the spec's policy, so its servers must too.
+UNIGNORABLE_ATTRIBUTES = ("placement",)
 #: What `lifecycle.ignore_changes` may name: every attribute the planner compares
 #: (the fingerprinted ones, then those compared with the server as it is).
 #: schemas/spec-v1.json lists the same names.
 IGNORABLE_ATTRIBUTES = (
     *CREATE_TIME_ATTRIBUTES,
-    *LATER_ATTRIBUTES,
+    *(name for name in LATER_ATTRIBUTES if name not in UNIGNORABLE_ATTRIBUTES),
     "metadata",
     "tags",
     "description",
@@ -112,6 +115,8 @@ def create_time_values(server: DesiredServer) -> dict[str, object]:
         "user_data": server.user_data,
         "availability_zone": server.availability_zone,
         "config_drive": server.config_drive,
+        # The policy of the entry's server group: a server joins a group at boot only.
+        "placement": server.placement.policy if server.placement else None,
     }
 
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
 from declstack import ownership
+from declstack.kinds import server_group
 from declstack.model import (
     ACTION_ORDER,
     CHANGE_REBUILD,
@@ -331,6 +332,8 @@ def describe_create_change(name: str, desired: DesiredServer, server: ObservedSe
     """`image changed (spec now "ubuntu")`; the old value is only a hash, so not shown."""
     if name == "user_data":
         return "user_data changed"
+    if name == "placement":
+        return server_group.describe_placement_change(desired)
     if name == "flavor" and server.flavor_name:
         return f'flavor changed (spec now "{desired.flavor}", server has "{server.flavor_name}")'
     value = ownership.create_time_values(desired)[name]
@@ -574,7 +577,8 @@ def target(plan: Plan, spec: Spec, targets: Sequence[str]) -> Plan:
             f'--target "{t}" matches nothing in the spec or among the resources of stack '
             f'"{plan.stack}"',
             hint="name a server (web-1), a count group's servers (web-*), or an address: "
-            "server.NAME, security_group.NAME, keypair.NAME, floating_ip.NAME",
+            "server.NAME, security_group.NAME, keypair.NAME, floating_ip.NAME, "
+            "server_group.ENTRY",
         )
         for t in targets
         if not any(_matches(t, kind, name) for kind, name in known)
@@ -616,6 +620,7 @@ def _spec_addresses(spec: Spec) -> set[tuple[Kind, str]]:
     found = {(Kind.SERVER, s.name) for s in spec.servers}
     found |= {(Kind.FLOATING_IP, s.name) for s in spec.servers if s.floating_ip is not None}
     found |= {(Kind.SECURITY_GROUP, g.name) for g in spec.security_groups}
+    found |= {(Kind.SERVER_GROUP, g.entry) for g in server_group.desired_groups(spec)}
     return found | {(Kind.KEYPAIR, k.name) for k in spec.keypairs}
 
 
@@ -627,6 +632,8 @@ def _needs(change: Change) -> list[str]:
             needs += [placeholder(Kind.SECURITY_GROUP, g) for g in change.after.security_groups]
             if change.after.key_name is not None:
                 needs.append(placeholder(Kind.KEYPAIR, change.after.key_name))
+            if change.after.placement is not None and change.after.entry is not None:
+                needs.append(placeholder(Kind.SERVER_GROUP, change.after.entry))
         return needs
     if change.floating_ip is not None and change.floating_ip.server is not None:
         return [placeholder(Kind.SERVER, change.floating_ip.server)]

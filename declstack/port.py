@@ -19,6 +19,7 @@ from declstack.model import (
     ObservedKeypair,
     ObservedSecurityGroup,
     ObservedServer,
+    ObservedServerGroup,
     Rule,
     ServerPatch,
 )
@@ -170,6 +171,21 @@ class CloudPort(Protocol):
 
     def delete_keypair(self, name: str) -> None:
         """Delete key pair `name`; one that is already gone is success."""
+        ...
+
+    # -- server groups (Nova): `placement:` ------------------------------------------
+
+    def list_server_groups(self) -> list[ObservedServerGroup]:
+        """Every server group of the project, with its members (one paged list)."""
+        ...
+
+    def create_server_group(self, name: str, policy: str) -> str:
+        """Create a server group with `policy` (Nova's `policy` from 2.64, `policies`
+        before); return its id."""
+        ...
+
+    def delete_server_group(self, group_id: str) -> None:
+        """Delete a server group (its servers stay); one that is already gone is success."""
         ...
 
     # -- import: bringing existing servers under a stack --------------------------

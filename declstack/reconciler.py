@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
 from declstack.errors import UserError
+from declstack.kinds import server_group
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
     GONE_STATUSES,
@@ -301,9 +302,11 @@ class Reconciler:
         items = [(k, c) for k, c in everything if c.kind is Kind.SERVER]
         fips = [(k, c) for k, c in everything if c.kind is Kind.FLOATING_IP]
         keys = [(k, c) for k, c in everything if c.kind is Kind.KEYPAIR]
-        # Key pairs and groups (with their rules) first: servers use them.
+        placements = [(k, c) for k, c in everything if c.kind is Kind.SERVER_GROUP]
+        # Key pairs, groups (with their rules) and server groups first: servers use them.
         results: dict[int, Result] = self._keypairs_first(keys)
         results.update(self._groups_first(groups))
+        results.update(self._server_groups_first(placements))
         # Floating IPs to release go before their servers do.
         results.update(self._release_floating_ips(fips))
         servers = self._servers(plan, items)
@@ -318,6 +321,12 @@ class Reconciler:
         results.update(self._place_floating_ips(fips, up))
         # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
+        unfinished = {
+            c.after.entry
+            for k, c in items
+            if c.after is not None and k in servers and not servers[k].ok
+        }
+        results.update(self._server_groups_last(placements, results, unfinished))
         results.update(self._keypairs_last(keys))
         finished = self._clock.now()
         return ApplyReport(tuple(self._timed(k, results[k], finished) for k in sorted(results)))
@@ -461,8 +470,9 @@ class Reconciler:
     # --- security groups ------------------------------------------------------------
 
     def _id_of(self, ref: str) -> str:
-        """A group id, or the id a placeholder stands for once its group exists."""
-        if ref.startswith(f"{Kind.SECURITY_GROUP.value}."):
+        """A group id, or the id a placeholder stands for once its group exists (a
+        security group's or a server group's)."""
+        if ref.startswith((f"{Kind.SECURITY_GROUP.value}.", f"{Kind.SERVER_GROUP.value}.")):
             made = self._group_ids.get(ref)
             if made is None:
                 raise UserError(f"{ref} was not created, so nothing can use it")
@@ -556,6 +566,74 @@ class Reconciler:
             )
 
         results = self._parallel(deletes, delete, "")
+        for k, result in sorted(results.items()):
+            self._report(result, k)
+        return results
+
+    # --- server groups ----------------------------------------------------------------
+
+    def _server_groups_first(self, placements: list[Keyed]) -> dict[int, Result]:
+        """Create the new server groups (the new half of a policy change too), so the
+        servers built next can be scheduled into them."""
+
+        def create(key: int, change: Change) -> Result:
+            assert change.server_group is not None and change.server_group.after is not None
+            after = change.server_group.after
+            group_id = self._cloud.create_server_group(after.name, after.policy)
+            self._group_ids[change.address] = group_id
+            return Result(
+                change.address,
+                change.action,
+                True,
+                f'has been created (policy "{after.policy}")',
+                group_id,
+            )
+
+        results = self._parallel([(k, c) for k, c in placements if c.action.builds], create, "")
+        for k, result in sorted(results.items()):
+            if result.action is Action.CREATE or not result.ok:
+                self._report(result, k)
+        return results
+
+    def _server_groups_last(
+        self,
+        placements: list[Keyed],
+        made: Mapping[int, Result],
+        unfinished: Collection[str | None],
+    ) -> dict[int, Result]:
+        """Delete the server groups the spec dropped and the old half of a policy change,
+        once its new group exists and every server of its entry was built into it (else
+        the old group stays, and so do the servers still in it)."""
+        deleting = [
+            (k, c)
+            for k, c in placements
+            if c.action is Action.DELETE
+            or (c.action is Action.CREATE_THEN_DELETE and made[k].ok and c.name not in unfinished)
+        ]
+        kept = {
+            k: replace(
+                made[k],
+                ok=False,
+                message=f"{made[k].message}, but the old group is kept: not every server of "
+                f'"{c.name}" was replaced into the new one',
+            )
+            for k, c in placements
+            if c.action is Action.CREATE_THEN_DELETE and made[k].ok and c.name in unfinished
+        }
+
+        def delete(key: int, change: Change) -> Result:
+            payload = change.server_group
+            assert payload is not None and payload.before is not None
+            old = payload.before
+            self._cloud.delete_server_group(old.id)
+            if change.action is Action.DELETE:
+                return Result(change.address, change.action, True, "has been destroyed", old.id)
+            assert payload.after is not None
+            message = f'has been replaced (policy "{old.policy}" -> "{payload.after.policy}")'
+            return Result(change.address, change.action, True, message, made[key].resource_id)
+
+        results = self._parallel(deleting, delete, "")
+        results.update(kept)
         for k, result in sorted(results.items()):
             self._report(result, k)
         return results
@@ -734,8 +812,13 @@ class Reconciler:
         def create(key: int, change: Change) -> str:
             assert change.create is not None, "plan was not resolved"
             groups = tuple(self._id_of(g) for g in change.create.security_groups)
+            placed = change.create.server_group
             return self._cloud.create_server(
-                dataclasses.replace(change.create, security_groups=groups)
+                dataclasses.replace(
+                    change.create,
+                    security_groups=groups,
+                    server_group=self._id_of(placed) if placed is not None else None,
+                )
             )
 
         def done(action: Action, seconds: float) -> str:
@@ -780,7 +863,10 @@ class Reconciler:
             again = [
                 (k, creating[k])
                 for k, r in sorted(results.items())
-                if r.in_error and creating[k].create is not None and builds[k] < limit
+                if r.in_error
+                and creating[k].create is not None
+                and builds[k] < limit
+                and not server_group.cannot_place(creating[k].after, r.message)
             ]
             if not again:
                 break
@@ -814,6 +900,15 @@ class Reconciler:
                     results[k] = replace(broken[k], message=message, in_error=False)
             results.update(build([(k, c) for k, c in again if gone[k].ok], None))
         results.update(self._stop_built(stack, creating, results))
+        for k, result in results.items():
+            after = creating[k].after
+            if (
+                result.in_error
+                and after is not None
+                and server_group.cannot_place(after, result.message)
+            ):
+                message = server_group.unplaced_message(after, result.message)
+                results[k] = replace(result, message=message)
         for k, fault in first_fault.items():
             result = results[k]
             tail = f"build {builds[k]} of {limit}; the first {fault}"

@@ -35,13 +35,14 @@ from declstack.model import (
     ObservedServer,
     Plan,
     Rule,
+    ServerGroupChange,
     ServerPatch,
     frozen_map,
 )
 
 #: Version of the JSON plan format; see docs/plan-format.md. Bump the minor for
 #: added fields, the major for removed or changed ones.
-FORMAT_VERSION = "2.1"
+FORMAT_VERSION = "2.2"
 
 _ANSI = {
     Action.CREATE: "32",
@@ -207,6 +208,8 @@ def _id(change: Change) -> str | None:
         return change.floating_ip.before.id if change.floating_ip.before else None
     if change.keypair is not None:
         return None
+    if change.server_group is not None:
+        return change.server_group.before.id if change.server_group.before else None
     return change.before.id if change.before else None
 
 
@@ -232,6 +235,20 @@ def _floating_ip_rows(fip: FloatingIpChange) -> list[str]:
     return rows
 
 
+def _server_group_rows(group: ServerGroupChange, action: Action) -> list[str]:
+    before, after = group.before, group.after
+    if action is Action.DELETE and before is not None:
+        return [f"members: {len(before.members)} (they stay, outside any group)"]
+    if after is None:
+        return []
+    rows = [f"name: {_q(after.name)}"]
+    if action.is_replace and before is not None:
+        rows.append(f"policy: {_q(before.policy)} -> {_q(after.policy)}   # forces replacement")
+    elif action.builds:
+        rows.append(f"policy: {_q(after.policy)}")
+    return rows
+
+
 def _text_details(change: Change, real: Change) -> list[str]:
     """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
     if change.group is not None:
@@ -241,6 +258,8 @@ def _text_details(change: Change, real: Change) -> list[str]:
     if change.keypair is not None:
         after = change.keypair.after
         return [f"public_key: {_q(keypair_kind.key_data(after.public_key))}"] if after else []
+    if change.server_group is not None:
+        return _server_group_rows(change.server_group, change.action)
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action.builds and change.after is not None:
@@ -328,6 +347,9 @@ def _desired_rows(
         rows.append(row("availability_zone", _q(server.availability_zone)))
     if server.config_drive:
         rows.append(row("config_drive", "true"))
+    if server.placement is not None:
+        group = f"server_group.{server.entry}"
+        rows.append(row("placement", f"{_q(server.placement.policy)} (in {group})"))
     if server.user_data is not None:
         rows.append(row("user_data", f"{user_data_digest(server.user_data)} (text not shown)"))
     if server.description is not None:
@@ -472,9 +494,30 @@ def _keypair_change_dict(change: Change, keypair: KeypairChange) -> dict[str, An
     }
 
 
+def _server_group_change_dict(change: Change, group: ServerGroupChange) -> dict[str, Any]:
+    before, after = group.before, group.after
+    return {
+        **_change_head(change),
+        "id": before.id if before else None,
+        "before": None
+        if before is None
+        else {
+            "id": before.id,
+            "name": before.name,
+            "policy": before.policy,
+            "members": list(before.members),
+        },
+        "after": None
+        if after is None or change.action is Action.DELETE
+        else {"entry": after.entry, "name": after.name, "policy": after.policy},
+    }
+
+
 def _change_dict(change: Change) -> dict[str, Any]:
     if change.keypair is not None:
         return _keypair_change_dict(change, change.keypair)
+    if change.server_group is not None:
+        return _server_group_change_dict(change, change.server_group)
     if change.group is not None:
         return _group_change_dict(change, change.group)
     if change.floating_ip is not None:
@@ -517,6 +560,9 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "user_data": user_data_digest(after.user_data),
             "prevent_destroy": after.lifecycle.prevent_destroy,
             "state": after.state,
+            "placement": None
+            if after.placement is None
+            else {"policy": after.placement.policy, "server_group": after.entry},
         },
         "patch": None
         if patch is None
@@ -550,6 +596,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "key_name": create.key_name,
             "security_groups": list(create.security_groups),
             "fixed_ips": list(create.fixed_ips),
+            "server_group": create.server_group,
         },
     }
 

@@ -68,7 +68,12 @@ def resolve(plan: Plan, catalog: Catalog) -> Plan:
     for change in plan.changes:
         if (_builds(change) or _may_rebuild(change)) and change.after is not None:
             request, problems = _create_request(
-                plan.stack, change.after, catalog, plan.group_ids, plan.own_keypairs
+                plan.stack,
+                change.after,
+                catalog,
+                plan.group_ids,
+                plan.own_keypairs,
+                server_groups=plan.server_group_ids,
             )
             if _builds(change):
                 diagnostics.extend(dataclasses.replace(p, address=change.address) for p in problems)
@@ -112,6 +117,8 @@ def _create_request(
     catalog: Catalog,
     own: Mapping[str, str],
     own_keypairs: frozenset[str] = frozenset(),
+    *,
+    server_groups: Mapping[str, str] = frozen_map(),
 ) -> tuple[CreateRequest | None, list[Diagnostic]]:
     problems = _Problems()
     image = problems.find("image", server.image, catalog.images)
@@ -136,6 +143,11 @@ def _create_request(
         key_name = keypair.name if keypair is not None else None
 
     groups = [problems.group(ref, catalog, own) for ref in server.security_groups]
+    server_group = server_groups.get(server.entry or "") if server.placement else None
+    if server.placement is not None and server_group is None:
+        problems.items.append(
+            Diagnostic("error", f'the server group of entry "{server.entry}" is not planned')
+        )
 
     if any(p.severity == "error" for p in problems.items) or image is None or flavor is None:
         return None, problems.items
@@ -155,6 +167,7 @@ def _create_request(
             description=server.description,
             fixed_ips=server.fixed_ips if not isinstance(networks, str) else (),
             config_drive=server.config_drive,
+            server_group=server_group,
         ),
         problems.items,  # warnings only
     )

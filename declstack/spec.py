@@ -34,6 +34,7 @@ from declstack.model import (
     CHANGE_RESIZE,
     NETWORKS_AUTO,
     NETWORKS_NONE,
+    PLACEMENT_POLICIES,
     STATE_ACTIVE,
     STATE_SHUTOFF,
     DesiredKeypair,
@@ -41,6 +42,7 @@ from declstack.model import (
     DesiredServer,
     FloatingIpRequest,
     Lifecycle,
+    Placement,
     Rule,
     SourceLocation,
     Spec,
@@ -92,6 +94,7 @@ _SETTINGS = (
     "floating_ip",
     "description",
     "state",
+    "placement",
     "lifecycle",
 )
 _TYPE_WORDS = {
@@ -906,6 +909,8 @@ class _Checker:
         groups = self.setting("security_groups", entry, defaults, index)[0]
         lifecycle = self.lifecycle(entry, defaults, index)
         state = self.setting("state", entry, defaults, index)[0]
+        placement = self.setting("placement", entry, defaults, index)[0]
+        policy = placement.get("policy") if isinstance(placement, dict) else None
         source = self.doc.values.get(where)
         return [
             DesiredServer(
@@ -926,6 +931,7 @@ class _Checker:
                 description=text("description"),
                 lifecycle=lifecycle,
                 state=state if state in (STATE_ACTIVE, STATE_SHUTOFF) else STATE_ACTIVE,
+                placement=Placement(policy) if policy in PLACEMENT_POLICIES else None,
                 source=source,
             )
             for name in names_here

@@ -18,6 +18,7 @@ from declstack.model import (
     ObservedRule,
     ObservedSecurityGroup,
     ObservedServer,
+    ObservedServerGroup,
     Rule,
     ServerPatch,
     frozen_map,
@@ -117,6 +118,11 @@ class FakeCloud:
         self.fail_resize: dict[str, str] = {}  # name -> "error" (ERROR) or "back" (rolled back)
         self.fail_rebuild: set[str] = set()  # names whose rebuild goes to ERROR
         self._resized_from: dict[str, str] = {}  # id -> status before its resize
+        self.server_groups: dict[str, ObservedServerGroup] = {}
+        #: Compute hosts, for anti-affinity: a member beyond this many goes to ERROR with
+        #: "No valid host" (None: room for any number).
+        self.hosts: int | None = None
+        self._unplaceable: set[str] = set()  # ids the scheduler found no host for
 
     def locks(self) -> FakeLocks:
         return self.lock_store
@@ -138,6 +144,10 @@ class FakeCloud:
             if self._deleting[server_id] <= 0:
                 del self._deleting[server_id]
                 del self.servers[server_id]
+                for group in list(self.server_groups.values()):
+                    if server_id in group.members:
+                        members = tuple(m for m in group.members if m != server_id)
+                        self.server_groups[group.id] = replace(group, members=members)
                 for fip in list(self.fips.values()):  # its port goes, the IP stays
                     if fip.server_id == server_id:
                         self.fips[fip.id] = replace(fip, port_id=None, server_id=None)
@@ -145,7 +155,7 @@ class FakeCloud:
             if server.status == "BUILD" and server_id in self._age:
                 self._age[server_id] -= 1
                 if self._age[server_id] <= 0:
-                    failed = server.name in self.fail_boot
+                    failed = server.name in self.fail_boot or server_id in self._unplaceable
                     if self.fail_boots.get(server.name, 0) > 0:
                         self.fail_boots[server.name] -= 1
                         failed = True
@@ -186,6 +196,8 @@ class FakeCloud:
         if any(len(v) > 255 for v in request.metadata.values()):
             raise FakeCloudError("metadata value too long")
         server_id = next(self._ids)
+        if request.server_group is not None:
+            self._join(request.server_group, server_id)
         self.servers[server_id] = ObservedServer(
             id=server_id,
             name=request.name,
@@ -331,6 +343,41 @@ class FakeCloud:
         self._then(
             server_id, {"task_state": "powering-off"}, {"status": "SHUTOFF", "task_state": None}
         )
+
+    # --- server groups (Nova) --------------------------------------------------------
+
+    def list_server_groups(self) -> list[ObservedServerGroup]:
+        self.calls.append("list-server-groups")
+        return list(self.server_groups.values())
+
+    def create_server_group(self, name: str, policy: str) -> str:
+        self.calls.append(f"create server group {name}")
+        if policy not in ("anti-affinity", "affinity", "soft-anti-affinity", "soft-affinity"):
+            raise FakeCloudError(f"400 Invalid input: {policy!r} is not one of ...")
+        group_id = next(self._ids)
+        self.server_groups[group_id] = ObservedServerGroup(group_id, name, policy)
+        return group_id
+
+    def delete_server_group(self, group_id: str) -> None:
+        """Nova deletes a group with members too; the servers stay."""
+        self.calls.append(f"delete server group {group_id}")
+        group = self.server_groups.get(group_id)
+        if group is None:
+            return
+        if not group.name.startswith("declstack:stack="):
+            raise AssertionError(f"declstack deleted server group {group.name} it does not own")
+        del self.server_groups[group_id]
+
+    def _join(self, group_id: str, server_id: str) -> None:
+        """The `group` scheduler hint: an unknown group is refused (400, as Nova); an
+        anti-affinity member beyond `hosts` is built into ERROR with Nova's fault."""
+        group = self.server_groups.get(group_id)
+        if group is None:
+            raise FakeCloudError(f"400 Instance group {group_id} could not be found.")
+        placed = [m for m in group.members if m not in self._unplaceable]
+        if group.policy == "anti-affinity" and self.hosts is not None and len(placed) >= self.hosts:
+            self._unplaceable.add(server_id)
+        self.server_groups[group_id] = replace(group, members=(*group.members, server_id))
 
     # --- security groups (Neutron) ---------------------------------------------------
 

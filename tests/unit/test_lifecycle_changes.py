@@ -425,7 +425,7 @@ def test_text_and_json_show_the_actions_and_what_is_ignored() -> None:
     assert "1 server(s) differ from the spec in attributes lifecycle.ignore_changes lists" in text
 
     data = plan_to_dict(the_plan)
-    assert data["format_version"] == "2.1"
+    assert data["format_version"] == "2.2"
     web1, web2, web3 = data["changes"]
     assert {k: web1["patch"][k] for k in ("resize_to", "resize_flavor_id", "power")} == {
         "resize_to": "m1.small",

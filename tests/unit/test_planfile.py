@@ -89,7 +89,7 @@ def test_round_trip_keeps_every_field() -> None:
     assert again.has_changes
     assert again.text.endswith("Plan: 2 to add, 0 to change, 0 to replace, 0 to destroy.\n")
     assert again.markdown.startswith("### declstack plan for stack `demo`")
-    assert again.plan["format_version"] == "2.1"
+    assert again.plan["format_version"] == "2.2"
 
 
 def test_the_marker_is_the_first_key_and_the_checksum_the_last() -> None:

@@ -145,7 +145,7 @@ def test_every_action_and_both_severities_are_in_the_fixture() -> None:
 
 def test_json_shape_and_summary() -> None:
     data = json.loads(render_json(every_action_plan()))
-    assert data["format_version"] == FORMAT_VERSION == "2.1"
+    assert data["format_version"] == FORMAT_VERSION == "2.2"
     assert data["summary"] == {
         "add": 2,
         "change": 1,
