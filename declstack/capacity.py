@@ -10,16 +10,23 @@ plan time avoids a half-applied stack (Heat hits exactly this, FIELD-NOTES).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 from declstack.model import Action, Diagnostic, Kind, Limits, Plan
 
 
 def peak_instances(plan: Plan, used: int) -> int:
-    """Instances in use at the busiest moment of applying `plan`."""
-    servers = [c.action for c in plan.of_kind(Kind.SERVER)]
+    """Instances in use at the busiest moment of applying `plan`. Create-before-destroy
+    replacements of a rollout hold one extra server per replacement of the batch that
+    runs (batch n of every entry at once), only after the other replacements are done."""
+    changes = plan.of_kind(Kind.SERVER)
+    servers = [c.action for c in changes]
     creates = servers.count(Action.CREATE)
     deletes = servers.count(Action.DELETE)
-    return used - deletes + creates + servers.count(Action.CREATE_THEN_DELETE)
+    doubled = [c for c in changes if c.action is Action.CREATE_THEN_DELETE]
+    waves = Counter(c.batch.number for c in doubled if c.batch is not None)
+    unrolled = sum(1 for c in doubled if c.batch is None)
+    return used - deletes + creates + max(unrolled, *waves.values(), 0)
 
 
 def check_capacity(plan: Plan, limits: Limits) -> Plan:

@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from declstack import planner, resolve
+from declstack import planner, resolve, rollout
 from declstack.capacity import check_capacity
 from declstack.kinds import floating_ip, keypair, security_group, server_group
 from declstack.model import (
@@ -42,7 +42,9 @@ def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOption
     plan = planner.target(plan, spec, options.targets)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
-        plan = check_capacity(resolve.resolve(plan, catalog), catalog.limits)
+        # Batches once resolved: a resize to the flavor a server has is no resize.
+        resolved = rollout.batched(resolve.resolve(plan, catalog), spec)
+        plan = check_capacity(resolved, catalog.limits)
     plan = with_stale_secrets(plan)
     if options.max_deletions is not None:
         return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")

@@ -114,6 +114,8 @@ class DesiredServer:
     #: `placement:` on the entry: every replica is scheduled into the entry's own
     #: Nova server group with this policy; None: no group.
     placement: Placement | None = None
+    #: `rollout:` on the entry: its replacements, resizes and rebuilds go batch by batch.
+    rollout: Rollout | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,51 @@ class ServerGroupChange:
 
     before: ObservedServerGroup | None = None
     after: DesiredServerGroup | None = None
+
+
+# --- rolling replacement (`rollout:`) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """`rollout.health`: a shell command (`sh -c`) run on the declstack machine once per
+    new server of a batch, with `DECLSTACK_SERVER_NAME` and `DECLSTACK_SERVER_ADDRESS`
+    in its environment; exit status 0 within `timeout` seconds means healthy."""
+
+    command: str
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """`rollout:` on an entry: its servers' replacements, resizes and rebuilds go
+    `batch` at a time (`percent`: `batch` is a percentage of the entry's servers), each
+    batch ACTIVE and healthy before the next starts, `pause` seconds apart."""
+
+    batch: int = 1
+    percent: bool = False
+    pause: float = 0.0
+    health: HealthCheck | None = None
+
+    def size(self, servers: int) -> int:
+        """Servers per batch for an entry of `servers` (a percentage rounds down, to at
+        least one, so a batch never takes down more than the share asked)."""
+        if not self.percent:
+            return self.batch
+        return max(1, servers * self.batch // 100)
+
+    def describe(self) -> str:
+        """`2 at a time` / `25% (1) at a time`, for plans."""
+        return f"{self.batch}% at a time" if self.percent else f"{self.batch} at a time"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Where a change stands in its entry's rollout: batch `number` of `of`."""
+
+    entry: str
+    number: int
+    of: int
 
 
 @dataclass(frozen=True)
@@ -563,6 +610,9 @@ class Change:
     #: Attributes that differ from the spec but that `lifecycle.ignore_changes` lists:
     #: reported (in `reason` too), never acted on.
     ignored: tuple[str, ...] = ()
+    #: The rollout batch of a replacement, resize or rebuild of an entry with `rollout:`
+    #: (`declstack.rollout`); None: the change is not rolled.
+    batch: Batch | None = None
 
     @property
     def address(self) -> str:

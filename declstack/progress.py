@@ -85,6 +85,10 @@ class ApplyDisplay:
         return f"[{time.monotonic() - self._started:6.1f}s]"
 
     def on_event(self, event: Event) -> None:
+        if event.milestone:
+            style = None if event.ok else "red"
+            self._out.print(event.message, markup=False, highlight=False, style=style)
+            return
         if event.final:
             self._done += 1
             self._states.pop(event.address, None)

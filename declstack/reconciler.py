@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, replace
 
 from declstack.errors import UserError
+from declstack.health import HealthRunner, Probe, Verdict, run_health_commands
 from declstack.kinds import server_group
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
@@ -26,6 +27,7 @@ from declstack.model import (
     POWER_STOP,
     STATE_SHUTOFF,
     Action,
+    Batch,
     Change,
     Kind,
     ObservedRule,
@@ -48,6 +50,9 @@ class Event:
     message: str
     final: bool = False
     ok: bool = True
+    #: A step of the apply as a whole (a rollout batch starts, pauses, stops), worth a
+    #: line of its own however big the apply; not the state of one resource.
+    milestone: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,11 +262,13 @@ class Reconciler:
         *,
         clock: Clock = SYSTEM_CLOCK,
         on_event: Callable[[Event], None] | None = None,
+        health: HealthRunner = run_health_commands,
     ):
         self._cloud = cloud
         self._settings = settings or Settings()
         self._clock = clock
         self._emit = on_event or (lambda event: None)
+        self._health = health
 
     def apply(self, plan: Plan) -> ApplyReport:
         """Execute `plan`; on SIGINT/SIGTERM raise `ApplyInterrupted` saying what was sent."""
@@ -275,6 +282,8 @@ class Reconciler:
         #: When each change's first request started, and when its outcome was reported.
         self._begun: dict[int, float] = {}
         self._ended: dict[int, float] = {}
+        #: Changes of the rollout batch that runs: reported once their health is known.
+        self._holding: set[int] = set()
         try:
             return self._apply(plan)
         except ApplyInterrupted:
@@ -309,7 +318,11 @@ class Reconciler:
         results.update(self._server_groups_first(placements))
         # Floating IPs to release go before their servers do.
         results.update(self._release_floating_ips(fips))
-        servers = self._servers(plan, items)
+        # Rolled changes (`rollout:`) wait for the others, then go batch by batch, each
+        # batch with its servers' floating IPs.
+        rolled = [(k, c) for k, c in items if c.batch is not None]
+        fips, rolled_fips = _split_floating_ips(fips, {c.name for _, c in rolled})
+        servers = self._servers(plan, [(k, c) for k, c in items if c.batch is None])
         results.update(servers)
         # Floating IPs are put on servers once those are ACTIVE.
         up = {
@@ -319,6 +332,9 @@ class Reconciler:
             if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
         }
         results.update(self._place_floating_ips(fips, up))
+        rolled_out = self._rollouts(plan.stack, rolled, rolled_fips)
+        results.update(rolled_out)
+        servers.update({k: rolled_out[k] for k, _ in rolled})
         # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
         unfinished = {
@@ -424,6 +440,16 @@ class Reconciler:
         return results
 
     def _servers(self, plan: Plan, items: list[Keyed]) -> dict[int, Result]:
+        results, succeeded, created = self._build(plan.stack, items)
+        results.update(self._old_halves(plan.stack, succeeded, created))
+        return results
+
+    def _build(
+        self, stack: str, items: list[Keyed]
+    ) -> tuple[dict[int, Result], list[Keyed], dict[int, Result]]:
+        """Updates, deletes, creates: every server change but the old halves of
+        create-before-destroy replacements. Returns the results so far, the replacements
+        whose new server is up and whose old one is still to go, and the creates."""
         updates = [(k, c) for k, c in items if c.action is Action.UPDATE]
         deletes = [(k, c) for k, c in items if c.action is Action.DELETE]
         replaces = [(k, c) for k, c in items if c.action.is_replace]
@@ -432,9 +458,9 @@ class Reconciler:
         in_build = [(k, c) for k, c in items if c.action is Action.WAIT]
         results: dict[int, Result] = {}
 
-        results.update(self._run_updates(plan.stack, updates))
+        results.update(self._run_updates(stack, updates))
 
-        deleted = self._delete_and_wait(plan.stack, [*deletes, *destroy_first])
+        deleted = self._delete_and_wait(stack, [*deletes, *destroy_first])
         results.update({k: deleted[k] for k, _ in deletes})
         blocked = {k for k, _ in destroy_first if not deleted[k].ok}
         for k, change in destroy_first:
@@ -444,7 +470,7 @@ class Reconciler:
 
         to_create = [(k, c) for k, c in items if c.action is Action.CREATE]
         to_create += [(k, c) for k, c in replaces if k not in blocked]
-        created = self._create_and_wait(plan.stack, to_create, in_build)
+        created = self._create_and_wait(stack, to_create, in_build)
         results.update({k: r for k, r in created.items() if k not in create_first})
 
         succeeded = [(k, c) for k, c in replaces if k in create_first and created[k].ok]
@@ -452,7 +478,15 @@ class Reconciler:
             if k in create_first and not created[k].ok:
                 message = f"{created[k].message}; old server kept"
                 results[k] = Result(change.address, change.action, False, message)
-        old_gone = self._delete_and_wait(plan.stack, succeeded, old_half=True)
+        return results, succeeded, created
+
+    def _old_halves(
+        self, stack: str, succeeded: list[Keyed], created: Mapping[int, Result]
+    ) -> dict[int, Result]:
+        """Delete the old server of each create-before-destroy replacement whose new one
+        is up, and say how the replacement ended."""
+        results: dict[int, Result] = {}
+        old_gone = self._delete_and_wait(stack, succeeded, old_half=True)
         for k, change in succeeded:
             old = old_gone[k]
             message = "has been replaced" if old.ok else f"new server is up, but {old.message}"
@@ -466,6 +500,202 @@ class Reconciler:
             )
             self._report(results[k], k)
         return results
+
+    # --- rolling replacement (`rollout:`) ----------------------------------------------
+
+    def _rollouts(self, stack: str, rolled: list[Keyed], fips: list[Keyed]) -> dict[int, Result]:
+        """Batch 1 of every entry with `rollout:`, then batch 2, and so on. A batch is done
+        when its servers are ACTIVE and each passed the entry's health command; then the
+        entry pauses. A failed batch stops its entry's rollout: the changes of its later
+        batches are not started, and their servers are left as they are."""
+        results: dict[int, Result] = {}
+        stopped: dict[str, str] = {}
+        for number in sorted({_batch_of(c).number for _, c in rolled}):
+            here = [(k, c) for k, c in rolled if _batch_of(c).number == number]
+            for k, change in here:
+                where = stopped.get(_batch_of(change).entry)
+                if where is not None:
+                    message = f"was left untouched: {where}; the next apply goes on from there"
+                    results[k] = Result(change.address, change.action, False, message)
+                    self._report(results[k], k)
+            wave = [(k, c) for k, c in here if _batch_of(c).entry not in stopped]
+            if not wave:
+                continue
+            done, problems = self._wave(stack, wave, fips)
+            results.update(done)
+            pause = 0.0
+            for entry, members in _by_entry(wave).items():
+                batch = _batch_of(members[0][1])
+                failed = [problems[k] for k, _ in members if k in problems]
+                if failed:
+                    where = f'rollout of "{entry}" stopped at batch {batch.number} of {batch.of}'
+                    stopped[entry] = f"the {where} ({'; '.join(failed)})"
+                    left = [
+                        c.address
+                        for _, c in rolled
+                        if _batch_of(c).entry == entry and _batch_of(c).number > number
+                    ]
+                    untouched = ", ".join(left) or "none"
+                    self._milestone(
+                        f"rollout.{entry}",
+                        f"{where}: {'; '.join(failed)}; left untouched: {untouched}",
+                        ok=False,
+                    )
+                elif batch.number < batch.of:
+                    rollout = members[0][1].after.rollout if members[0][1].after else None
+                    pause = max(pause, rollout.pause if rollout else 0.0)
+            if pause > 0:
+                self._milestone(
+                    "rollout", f"rollout: batch {number} is healthy; pausing {pause:g}s"
+                )
+                self._clock.sleep(pause)
+        for k, change in fips:
+            if k not in results:
+                assert change.floating_ip is not None
+                server = f"{Kind.SERVER.value}.{change.floating_ip.server}"
+                message = f"was left as it is: its rollout did not reach {server}"
+                results[k] = Result(change.address, change.action, False, message)
+                self._report(results[k], k)
+        return results
+
+    def _wave(
+        self, stack: str, wave: list[Keyed], fips: list[Keyed]
+    ) -> tuple[dict[int, Result], dict[int, str]]:
+        """One batch of each entry in `wave`: its changes carried out as without a rollout,
+        then the health command once per server that is up. An entry whose batch has a
+        server that is not up or not healthy fails; its create-before-destroy
+        replacements are undone (new servers deleted, old ones kept). Returns the results
+        (floating IPs too) and, per failed change, why."""
+        keys = {k for k, _ in wave}
+        for entry, members in _by_entry(wave).items():
+            batch = _batch_of(members[0][1])
+            self._milestone(
+                f"rollout.{entry}",
+                f'rollout of "{entry}": batch {batch.number} of {batch.of} '
+                f"({', '.join(c.address for _, c in members)})",
+            )
+        self._holding |= keys
+        results, swapping, created = self._build(stack, wave)
+        later = dict(swapping)
+        up = {
+            k: created[k] if k in later else results[k]
+            for k, _ in wave
+            if (created[k] if k in later else results[k]).ok
+        }
+        names = {c.name: k for k, c in wave}
+        ids = {c.name: up[k].resource_id for k, c in wave if k in up}
+        # A floating IP goes on before the health check, so the check can use it; with
+        # create_before_destroy it stays on the old server until the batch is healthy.
+        first = [
+            (fk, f)
+            for fk, f in fips
+            if _server_of(f) in names and names[_server_of(f)] not in later
+        ]
+        moved = [
+            (fk, f) for fk, f in fips if _server_of(f) in names and names[_server_of(f)] in later
+        ]
+        placed = self._place_floating_ips(first, ids)
+        floating = {
+            _server_of(f): placed[fk].addresses[0][1]
+            for fk, f in first
+            if placed[fk].ok and placed[fk].addresses
+        }
+        verdicts = self._check_health(wave, up, floating)
+        problems: dict[int, str] = {}
+        for k, change in wave:
+            if k not in up:
+                problems[k] = f"{change.address} did not come up: {results[k].message}"
+            elif k in verdicts and not verdicts[k].healthy:
+                problems[k] = f"{change.address} failed its health check: {verdicts[k].detail}"
+        failed_entries = {_batch_of(c).entry for k, c in wave if k in problems}
+        keep = [(k, c) for k, c in swapping if _batch_of(c).entry not in failed_entries]
+        undo = [(k, c) for k, c in swapping if _batch_of(c).entry in failed_entries]
+        results.update(self._old_halves(stack, keep, created))
+        placed.update(
+            self._place_floating_ips(
+                [(fk, f) for fk, f in moved if names[_server_of(f)] in dict(keep)], ids
+            )
+        )
+        results.update(self._undo(stack, undo, created, problems))
+        for fk, f in moved:
+            if fk not in placed:
+                server = f"{Kind.SERVER.value}.{_server_of(f)}"
+                message = f"was left on the old {server}: its batch failed"
+                placed[fk] = Result(f.address, f.action, False, message)
+                self._report(placed[fk], fk)
+        self._holding -= keys
+        for k, change in wave:
+            results[k] = _judged(results[k], _batch_of(change), verdicts.get(k))
+            self._report(results[k], k)
+        return {**results, **placed}, problems
+
+    def _check_health(
+        self, wave: list[Keyed], up: Mapping[int, Result], floating: Mapping[str, str]
+    ) -> dict[int, Verdict]:
+        """Run each entry's health command once per server of its batch that is up (and
+        meant to run: a server with `state: shutoff` has nothing to answer)."""
+        verdicts: dict[int, Verdict] = {}
+        for members in _by_entry(wave).values():
+            after = members[0][1].after
+            health = after.rollout.health if after and after.rollout else None
+            if health is None:
+                continue
+            probes = [
+                Probe(
+                    k, c.name, floating.get(c.name) or _address(up[k], c), up[k].resource_id or ""
+                )
+                for k, c in members
+                if k in up and c.after is not None and c.after.state != STATE_SHUTOFF
+            ]
+            if not probes:
+                continue
+            for probe in probes:
+                address = f"{Kind.SERVER.value}.{probe.name}"
+                self._emit(Event(address, f"{address}: checking health"))
+            verdicts.update(
+                self._health(health.command, health.timeout, probes, self._settings.parallelism)
+            )
+        return verdicts
+
+    def _undo(
+        self,
+        stack: str,
+        undo: list[Keyed],
+        created: Mapping[int, Result],
+        problems: Mapping[int, str],
+    ) -> dict[int, Result]:
+        """A failed batch's create-before-destroy replacements: delete the new servers,
+        keep the old ones."""
+        gone = self._request_and_wait(
+            stack,
+            undo,
+            functools.partial(self._delete_listed, {k: created[k].resource_id for k, _ in undo}),
+            doing="deleting the new server",
+            judge=judge_gone,
+            timeout=self._settings.delete_timeout,
+            target="gone",
+            done=lambda action, seconds: "gone",
+        )
+        results: dict[int, Result] = {}
+        others = "; ".join(problems.values())
+        for k, change in undo:
+            new = created[k].resource_id
+            own = problems.get(k, "").removeprefix(f"{change.address} ")
+            why = f"the new server {own}" if own else f"its batch failed ({others})"
+            if gone[k].ok:
+                message = f"not replaced: {why}; the new server was deleted, the old one kept"
+            else:
+                message = (
+                    f"not replaced: {why}; the old server is kept, but deleting the new one "
+                    f"({new}) failed: {gone[k].message}"
+                )
+            results[k] = Result(change.address, change.action, False, message, new)
+        return results
+
+    def _milestone(self, address: str, message: str, *, ok: bool = True) -> None:
+        self._emit(Event(address, message, ok=ok, milestone=True))
+
+    # --- volumes ---------------------------------------------------------------------
 
     # --- security groups ------------------------------------------------------------
 
@@ -1023,6 +1253,8 @@ class Reconciler:
 
     def _report(self, result: Result, key: int) -> None:
         """Tell the display how one change ended (and note when, for its seconds)."""
+        if key in self._holding:
+            return
         self._ended[key] = self._clock.now()
         message = f"{result.address} {result.message}"
         self._emit(Event(result.address, message, final=True, ok=result.ok))
@@ -1057,6 +1289,58 @@ class Reconciler:
             on_change=on_change,
             vanished=vanished,
         )
+
+
+def _batch_of(change: Change) -> Batch:
+    assert change.batch is not None
+    return change.batch
+
+
+def _by_entry(changes: list[Keyed]) -> dict[str, list[Keyed]]:
+    """Changes of a rollout wave by entry, in plan order."""
+    entries: dict[str, list[Keyed]] = {}
+    for k, change in changes:
+        entries.setdefault(_batch_of(change).entry, []).append((k, change))
+    return entries
+
+
+def _server_of(change: Change) -> str:
+    assert change.floating_ip is not None and change.floating_ip.server is not None
+    return change.floating_ip.server
+
+
+def _split_floating_ips(fips: list[Keyed], rolled: set[str]) -> tuple[list[Keyed], list[Keyed]]:
+    """The floating IPs to place after the other servers, and those of rolled servers
+    (placed with their server's batch)."""
+    placing = (Action.CREATE, Action.UPDATE)
+
+    def rides(change: Change) -> bool:
+        payload = change.floating_ip
+        return change.action in placing and payload is not None and payload.server in rolled
+
+    return [(k, c) for k, c in fips if not rides(c)], [(k, c) for k, c in fips if rides(c)]
+
+
+def _address(result: Result, change: Change) -> str:
+    """The address a health command reaches a server at: a floating IP it keeps (in
+    place), else its first IPv4 address, else its first address."""
+    addresses = [ip for _, ip in result.addresses]
+    kept = change.before.floating_ips if change.before and not change.action.builds else ()
+    for ip in addresses:
+        if ip in kept:
+            return ip
+    return next((ip for ip in addresses if ":" not in ip), addresses[0] if addresses else "")
+
+
+def _judged(result: Result, batch: Batch, verdict: Verdict | None) -> Result:
+    """A rolled change's result with its batch and health check said."""
+    where = f"rollout batch {batch.number} of {batch.of}"
+    if verdict is None or not result.ok:
+        return replace(result, message=f"{result.message}; {where}")
+    if verdict.healthy:
+        return replace(result, message=f"{result.message}; {where}, healthy ({verdict.detail})")
+    message = f"{result.message}, but its health check failed ({verdict.detail}); {where}"
+    return replace(result, ok=False, message=message)
 
 
 def _writes(patch: ServerPatch) -> bool:

@@ -34,6 +34,7 @@ from declstack.model import (
     KeypairChange,
     ObservedServer,
     Plan,
+    Rollout,
     Rule,
     ServerGroupChange,
     ServerPatch,
@@ -159,8 +160,13 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
         header = f"{symbol} {change.address}{ident}: {change.reason}"
         lines.append(paint(header, _ANSI[change.action]))
         lines += [f"      {row}" for row in _text_details(change, real[id(change)])]
+        if change.batch is not None:
+            lines.append(f"      rollout: batch {change.batch.number} of {change.batch.of}")
     if shown:
         lines.append("")
+    rollouts = _rollout_lines(plan)
+    if rollouts:
+        lines += ["Rollout:", *(f"  {line}" for line in rollouts), ""]
 
     for title, items, code, mark in (
         ("Errors", plan.errors, "31", "x"),
@@ -179,6 +185,51 @@ def render_text(plan: Plan, color: bool = False, show_noop: bool = False) -> str
     if plan.errors and plan.has_changes:
         lines.append(f"Apply is blocked by {len(plan.errors)} error(s).")
     return "\n".join(lines) + "\n"
+
+
+def _rollout_lines(plan: Plan) -> list[str]:
+    """One line per entry whose changes the plan rolls: how many, in how many batches,
+    and what gates each batch."""
+    lines = []
+    entries: dict[str, list[Change]] = {}
+    batches: dict[str, int] = {}
+    for change in plan.changes:
+        if change.batch is not None:
+            entries.setdefault(change.batch.entry, []).append(change)
+            batches[change.batch.entry] = change.batch.of
+    for entry, changes in entries.items():
+        rollout = changes[0].after.rollout if changes[0].after else None
+        if rollout is None:
+            continue
+        gate = "ACTIVE"
+        if rollout.health is not None:
+            gate += (
+                f" and has passed the health command {_q(rollout.health.command)} (within "
+                f"{rollout.health.timeout:g}s)"
+            )
+        pause = f", then a {rollout.pause:g}s pause" if rollout.pause else ""
+        lines.append(
+            f"{_q(entry)}: {len(changes)} server(s) in {batches[entry]} batch(es), "
+            f"{rollout.describe()}; a batch starts once every server of the one before is "
+            f"{gate}{pause}; a failed batch stops the rollout"
+        )
+    return lines
+
+
+def _rollout_dict(rollout: Rollout | None) -> dict[str, Any] | None:
+    if rollout is None:
+        return None
+    return {
+        "batch": f"{rollout.batch}%" if rollout.percent else rollout.batch,
+        "pause": rollout.pause,
+        "health": None
+        if rollout.health is None
+        else {"command": rollout.health.command, "timeout": rollout.health.timeout},
+    }
+
+
+def _batch_cell(change: Change) -> str:
+    return f" (batch {change.batch.number}/{change.batch.of})" if change.batch else ""
 
 
 def _noteworthy(change: Change) -> bool:
@@ -427,6 +478,13 @@ def _change_head(change: Change) -> dict[str, Any]:
         "reason": change.reason,
         "replaced_by": list(change.replaced_by),
         "ignored": list(change.ignored),
+        "batch": None
+        if change.batch is None
+        else {
+            "entry": change.batch.entry,
+            "number": change.batch.number,
+            "of": change.batch.of,
+        },
     }
 
 
@@ -560,6 +618,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "user_data": user_data_digest(after.user_data),
             "prevent_destroy": after.lifecycle.prevent_destroy,
             "state": after.state,
+            "rollout": _rollout_dict(after.rollout),
             "placement": None
             if after.placement is None
             else {"policy": after.placement.policy, "server_group": after.entry},
@@ -634,7 +693,8 @@ def render_markdown(plan: Plan) -> str:
     if changed:
         lines += ["| Action | Address | Reason |", "| --- | --- | --- |"]
         lines += [
-            f"| {change.action.value} | {_server_cell(change)} | {_cell(change.reason)} |"
+            f"| {change.action.value}{_batch_cell(change)} | {_server_cell(change)} | "
+            f"{_cell(change.reason)} |"
             for change in changed
         ]
         lines.append("")

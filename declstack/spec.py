@@ -26,6 +26,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from declstack.health import command_problem
 from declstack.interpolate import mask_text, substitute
 from declstack.kinds.security_group import canonical_rule
 from declstack.model import (
@@ -41,8 +42,10 @@ from declstack.model import (
     DesiredSecurityGroup,
     DesiredServer,
     FloatingIpRequest,
+    HealthCheck,
     Lifecycle,
     Placement,
+    Rollout,
     Rule,
     SourceLocation,
     Spec,
@@ -96,6 +99,7 @@ _SETTINGS = (
     "state",
     "placement",
     "lifecycle",
+    "rollout",
 )
 _TYPE_WORDS = {
     "string": "a string",
@@ -908,6 +912,7 @@ class _Checker:
         )
         groups = self.setting("security_groups", entry, defaults, index)[0]
         lifecycle = self.lifecycle(entry, defaults, index)
+        rollout = self.rollout(entry, defaults, index)
         state = self.setting("state", entry, defaults, index)[0]
         placement = self.setting("placement", entry, defaults, index)[0]
         policy = placement.get("policy") if isinstance(placement, dict) else None
@@ -930,12 +935,57 @@ class _Checker:
                 entry=str(entry.get("name")),
                 description=text("description"),
                 lifecycle=lifecycle,
+                rollout=rollout,
                 state=state if state in (STATE_ACTIVE, STATE_SHUTOFF) else STATE_ACTIVE,
                 placement=Placement(policy) if policy in PLACEMENT_POLICIES else None,
                 source=source,
             )
             for name in names_here
         ]
+
+    def rollout(
+        self, entry: dict[str, Any], defaults: dict[str, Any], index: int
+    ) -> Rollout | None:
+        """The entry's `rollout:` over the defaults' one, key by key (`null` on the entry
+        unsets it); a health command this machine cannot run is refused here, before
+        anything changes."""
+        merged: dict[str, Any] = {}
+        where: dict[str, DocPath] = {}
+        present = False
+        for path, holder in ((("defaults",), defaults), (("servers", index), entry)):
+            source = holder.get("rollout")
+            if "rollout" in holder and source is None:
+                merged, where, present = {}, {}, False
+            elif isinstance(source, dict):
+                merged.update(source)
+                where.update({key: (*path, "rollout", key) for key in source})
+                present = True
+        if not present:
+            return None
+        batch = merged.get("batch", 1)
+        percent = isinstance(batch, str) and batch.endswith("%") and batch[:-1].isdigit()
+        size = int(batch[:-1]) if percent else batch
+        pause = merged.get("pause", 0)
+        health = merged.get("health")
+        check: HealthCheck | None = None
+        if isinstance(health, dict) and isinstance(health.get("command"), str):
+            timeout = health.get("timeout", HealthCheck.timeout)
+            check = HealthCheck(
+                health["command"],
+                float(timeout) if isinstance(timeout, int | float) else HealthCheck.timeout,
+            )
+            problem = command_problem(check.command) if check.command.strip() else None
+            if problem is not None:
+                self.add(
+                    (*where["health"], "command"),
+                    f"the health command {problem}; a rollout could never pass its check",
+                )
+        return Rollout(
+            batch=size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 1,
+            percent=percent,
+            pause=float(pause) if isinstance(pause, int | float) else 0.0,
+            health=check,
+        )
 
     def lifecycle(self, entry: dict[str, Any], defaults: dict[str, Any], index: int) -> Lifecycle:
         """The entry's `lifecycle:` over the defaults' one, key by key; an in-place change
