@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import functools
+import json
 import logging
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from declstack.errors import UserError, classify, error_message
+from declstack.kinds import volume as volume_kind
 from declstack.kinds.security_group import canonical_rule
 from declstack.lock import LockStore
 from declstack.model import (
@@ -27,6 +29,7 @@ from declstack.model import (
     NETWORKS_NONE,
     Catalog,
     CreateRequest,
+    DesiredVolume,
     Limits,
     NamedResource,
     ObservedFloatingIp,
@@ -35,6 +38,7 @@ from declstack.model import (
     ObservedSecurityGroup,
     ObservedServer,
     ObservedServerGroup,
+    ObservedVolume,
     Rule,
     ServerPatch,
     Subnet,
@@ -73,6 +77,8 @@ def _hint(status: int | None) -> str | None:
         403: "forbidden or over quota; check the project's limits (openstack limits show)",
         404: "the resource does not exist (any more)",
         409: "the server is in a state that does not allow this right now; retry later",
+        413: "over the project's quota: free what it holds, or ask for a larger quota "
+        "(openstack quota show)",
         429: "the cloud is rate limiting; lower --parallelism",
     }.get(status or 0)
 
@@ -158,6 +164,7 @@ class OpenStackCloud:
     ):
         self._conn = conn
         self._version: object = _UNSET
+        self._volume_version: object = _UNSET
         self._clock = clock
         self._max_attempts = max_attempts
         self._retry_budget = retry_budget
@@ -392,6 +399,8 @@ class OpenStackCloud:
         if request.server_group is not None:
             # Sent beside `server` in the body (openstacksdk moves it there).
             attrs["scheduler_hints"] = {"group": request.server_group}
+        if request.boot_volume is not None:
+            attrs["block_device_mapping"] = [_boot_mapping(attrs.pop("image_id"), request)]
         server = self._retrying(
             f"create {request.name}",
             lambda: self._conn.compute.create_server(**attrs),
@@ -876,6 +885,148 @@ class OpenStackCloud:
             ),
         )
 
+    # -- volumes (Cinder, raw JSON through the block-storage proxy; attachments: Nova) --
+
+    def _cinder(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        *,
+        accept: Collection[int] = (),
+        microversion: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """One block-storage request: (status, JSON body), as `_nova`."""
+        from openstack import exceptions
+
+        kwargs: dict[str, Any] = {"raise_exc": False}
+        if microversion is not None:
+            kwargs["microversion"] = microversion
+        if body is not None:
+            kwargs["json"] = body
+        if params is not None:
+            kwargs["params"] = params
+        response = getattr(self._conn.block_storage, method)(path, **kwargs)
+        if response.status_code not in accept:
+            exceptions.raise_from_response(response)
+        return response.status_code, _json_body(response)
+
+    def _cinder_page(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._cinder("get", path, params=params)[1]
+
+    def _extend_microversion(self) -> str | None:
+        """3.42 (extend an in-use volume) when the cloud has it, else none (3.0)."""
+        if self._volume_version is _UNSET:
+            from openstack import utils
+
+            self._volume_version = utils.maximum_supported_microversion(
+                self._conn.block_storage, EXTEND_MICROVERSION
+            )
+        return self._volume_version  # type: ignore[return-value]
+
+    def list_stack_volumes(self, stack: str) -> list[ObservedVolume]:
+        """`GET /volumes/detail?metadata={"declstack:stack": stack}`, one GET per 1000;
+        the marker is checked again here (a cloud that ignored the filter never makes
+        declstack adopt a volume). A cloud without block storage has none."""
+        query = {"metadata": json.dumps({volume_kind.STACK_KEY: stack})}
+        try:
+            found = self._paged(
+                "list volumes",
+                functools.partial(self._cinder_page, "/volumes/detail"),
+                "volumes",
+                query,
+            )
+        except CloudError as exc:
+            if exc.status is None and "endpoint" in exc.message.lower():
+                return []
+            raise
+        volumes = [to_observed_volume(item) for item in found]
+        return [v for v in volumes if volume_kind.owner(stack, v) is not None]
+
+    def list_volume_types(self) -> list[NamedResource]:
+        _, body = self._retrying(
+            "list volume types", functools.partial(self._cinder, "get", "/types")
+        )
+        return [
+            NamedResource(id=str(t["id"]), name=str(t.get("name") or ""))
+            for t in body.get("volume_types") or []
+            if isinstance(t, dict) and t.get("id")
+        ]
+
+    def create_volume(self, stack: str, volume: DesiredVolume) -> str:
+        """POST /volumes with the marker in the metadata. Not sent again after an answer
+        that may have made it; Cinder's quota 413 (Retry-After: 0) is final."""
+        item: dict[str, Any] = {
+            "size": volume.size,
+            "name": volume.name,
+            "metadata": volume_kind.marker(stack, volume),
+        }
+        if volume.type is not None:
+            item["volume_type"] = volume.type
+        action = f"create volume {volume.name}"
+        _, body = self._over_quota(
+            action,
+            functools.partial(self._cinder, "post", "/volumes", {"volume": item}),
+        )
+        volume_id = (body.get("volume") or {}).get("id")
+        if not volume_id:
+            raise CloudError(action, "the cloud's answer holds no volume id")
+        return str(volume_id)
+
+    def extend_volume(self, volume_id: str, size: int) -> None:
+        """os-extend at 3.42 where the cloud has it (so an attached volume grows too)."""
+        path = f"/volumes/{quote(volume_id, safe='')}/action"
+        body = {"os-extend": {"new_size": size}}
+        self._over_quota(
+            f"extend volume {volume_id} to {size} GB",
+            functools.partial(
+                self._cinder, "post", path, body, microversion=self._extend_microversion()
+            ),
+        )
+
+    def _over_quota(
+        self, action: str, call: Callable[[], tuple[int, dict[str, Any]]]
+    ) -> tuple[int, dict[str, Any]]:
+        """`call`, sent once more only when Cinder cannot have seen it; over the volume
+        quota is said so."""
+        try:
+            return self._retrying(action, call, idempotent=False)
+        except CloudError as exc:
+            if exc.status == 413:
+                raise CloudError(
+                    action, f"over the project's volume quota: {_after_action(exc)}", 413
+                ) from None
+            raise
+
+    def delete_volume(self, volume_id: str) -> None:
+        path = f"/volumes/{quote(volume_id, safe='')}"
+        self._retrying(
+            f"delete volume {volume_id}",
+            functools.partial(self._cinder, "delete", path, accept=(404,)),
+        )
+
+    def attach_volume(self, server_id: str, volume_id: str) -> None:
+        """POST /servers/{id}/os-volume_attachments; a second one is refused (400), so it
+        is sent again only when Nova cannot have seen the first."""
+        path = f"/servers/{quote(server_id, safe='')}/os-volume_attachments"
+        body = {"volumeAttachment": {"volumeId": volume_id}}
+        self._retrying(
+            f"attach volume {volume_id}",
+            functools.partial(self._nova, "post", path, body),
+            idempotent=False,
+        )
+
+    def detach_volume(self, server_id: str, volume_id: str) -> None:
+        path = (
+            f"/servers/{quote(server_id, safe='')}/os-volume_attachments/"
+            f"{quote(volume_id, safe='')}"
+        )
+        self._retrying(
+            f"detach volume {volume_id}",
+            functools.partial(self._nova, "delete", path, accept=(404,)),
+        )
+
     # -- import (Nova show, Neutron ports) ------------------------------------
 
     def get_server(self, server_id: str) -> BuiltServer | None:
@@ -1114,6 +1265,53 @@ def to_observed_server_group(group: dict[str, Any]) -> ObservedServerGroup:
         name=str(group.get("name") or ""),
         policy=str(policy),
         members=tuple(str(member) for member in group.get("members") or ()),
+    )
+
+
+#: Cinder's microversion that extends an attached (in-use) volume.
+EXTEND_MICROVERSION = "3.42"
+
+
+def _boot_mapping(image_id: str, request: CreateRequest) -> dict[str, Any]:
+    """The one block device mapping (v2) of a server that boots from a new volume made
+    from its image (`volume_type` needs compute 2.67)."""
+    boot = request.boot_volume
+    assert boot is not None
+    mapping: dict[str, Any] = {
+        "boot_index": 0,
+        "uuid": image_id,
+        "source_type": "image",
+        "destination_type": "volume",
+        "volume_size": boot.size,
+        "delete_on_termination": boot.delete_on_termination,
+    }
+    if boot.type is not None:
+        mapping["volume_type"] = boot.type
+    return mapping
+
+
+def _after_action(error: CloudError) -> str:
+    """A CloudError's message without its `action: ` and ` (HTTP n)`."""
+    text = error.message.split(": ", 1)[-1]
+    return re.sub(r" \(HTTP \d+\)$", "", text)
+
+
+def to_observed_volume(volume: dict[str, Any]) -> ObservedVolume:
+    """One Cinder volume body (a detailed list's item) as declstack's snapshot."""
+    metadata = volume.get("metadata") or {}
+    attachments = volume.get("attachments") or []
+    size = volume.get("size")
+    return ObservedVolume(
+        id=str(volume["id"]),
+        name=str(volume.get("name") or ""),
+        size=int(str(size)) if str(size).isdigit() else 0,
+        status=str(volume.get("status") or "unknown").lower(),
+        volume_type=_optional_text(volume.get("volume_type")),
+        metadata=frozen_map({str(k): str(v) for k, v in metadata.items()}),
+        attached_to=tuple(
+            str(a["server_id"]) for a in attachments if isinstance(a, dict) and a.get("server_id")
+        ),
+        created=str(volume.get("created_at") or ""),
     )
 
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from declstack import planner, resolve, rollout
 from declstack.capacity import check_capacity
-from declstack.kinds import floating_ip, keypair, security_group, server_group
+from declstack.kinds import floating_ip, keypair, security_group, server_group, volume
 from declstack.model import (
     Action,
     Change,
     Diagnostic,
     Kind,
+    ObservedServer,
     Plan,
     PlanOptions,
     Spec,
@@ -39,6 +40,7 @@ def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOption
     plan = planner.plan(spec, observed, conflicts)
     for add in (with_groups, with_keypairs, with_floating_ips, with_server_groups):
         plan = add(plan, spec, cloud)
+    plan = with_volumes(plan, spec, cloud, observed)
     plan = planner.target(plan, spec, options.targets)
     if resolve.needs_catalog(plan):
         catalog = cloud.fetch_catalog()
@@ -104,6 +106,7 @@ def make_destroy_plan(
         plan = add(plan, empty, cloud)
     kept_groups = {s.entry for s in kept if s.placement is not None and s.entry is not None}
     plan = with_server_groups(plan, empty, cloud, keep=kept_groups)
+    plan = with_volumes(plan, empty, cloud, observed)
     plan = planner.target(protect(plan, protected), spec, options.targets)
     return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")
 
@@ -123,10 +126,11 @@ def protect(plan: Plan, protected: set[str]) -> Plan:
     changes: list[Change] = []
     diagnostics = list(plan.diagnostics)
     for change in plan.changes:
+        server = change.volume.server if change.volume is not None else change.name
         if (
             change.action is Action.DELETE
-            and change.kind is Kind.SERVER
-            and change.name in protected
+            and change.kind in (Kind.SERVER, Kind.VOLUME)
+            and server in protected
         ):
             reason = "prevent_destroy is set in the spec; refusing to destroy it"
             hint = "remove lifecycle.prevent_destroy from the spec to let destroy delete it"
@@ -172,6 +176,19 @@ def with_server_groups(
         problems,
         server_group_ids=frozen_map(server_group.group_ids(changes)),
     )
+
+
+def with_volumes(
+    plan: Plan, spec: Spec, cloud: CloudPort, servers: Sequence[ObservedServer]
+) -> Plan:
+    """Add the changes of the stack's data volumes (one list of the stack's volumes; the
+    volume types only when the spec names one). `servers`: the stack's servers, as
+    listed (a volume on one of them is the stack's to move)."""
+    types = cloud.list_volume_types() if volume.names_a_type(spec) else None
+    changes, problems = volume.plan_volumes(
+        spec, cloud.list_stack_volumes(spec.stack), plan.of_kind(Kind.SERVER), servers, types
+    )
+    return _merged(plan, changes, problems)
 
 
 def _merged(

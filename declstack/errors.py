@@ -153,8 +153,10 @@ def classify(exc: BaseException) -> Classified:
     message = error_message(body) or str(getattr(exc, "details", None) or exc) or type(exc).__name__
     if isinstance(status, int):
         retry_after = _retry_after(getattr(response, "headers", None), body)
-        # A 413 without retryAfter is a size or (old Nova) quota limit, not a rate limit.
-        rate_limited = status != 413 or retry_after is not None
+        # A 413 without retryAfter is a size or (old Nova) quota limit, not a rate limit;
+        # nor is Cinder's quota 413, though it says Retry-After: 0: waiting frees no quota.
+        over_quota = status == 413 and "quota" in message.lower()
+        rate_limited = (status != 413 or retry_after is not None) and not over_quota
         return Classified(
             retryable=status in RETRYABLE_STATUSES and rate_limited,
             not_processed=status in NOT_PROCESSED_STATUSES and rate_limited,

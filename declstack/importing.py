@@ -440,6 +440,7 @@ def compare(
         _availability_zone(desired, build),
         _config_drive(desired, build),
         _placement(desired),
+        _boot_volume(desired, build),
     )
 
 
@@ -591,6 +592,14 @@ def _placement(desired: DesiredServer) -> Check:
         "group at boot only"
     )
     return Check("placement", False, detail)
+
+
+def _boot_volume(desired: DesiredServer, build: BuiltServer) -> Check:
+    # Nova shows no image for a server booted from a volume; its size and type are the
+    # volume's, which an import does not read.
+    if desired.boot_volume is None or build.server.image_id is None:
+        return Check("boot_volume", True)
+    return Check("boot_volume", False, "server boots from its image, spec asks for a boot volume")
 
 
 # --- carrying it out, and showing it --------------------------------------------------

@@ -114,6 +114,10 @@ class DesiredServer:
     #: `placement:` on the entry: every replica is scheduled into the entry's own
     #: Nova server group with this policy; None: no group.
     placement: Placement | None = None
+    #: `volumes:` on the entry: one owned Cinder volume per entry per replica.
+    volumes: tuple[VolumeRequest, ...] = ()
+    #: `boot_volume:`: boot from a volume made from the image, or None (a local disk).
+    boot_volume: BootVolume | None = None
     #: `rollout:` on the entry: its replacements, resizes and rebuilds go batch by batch.
     rollout: Rollout | None = None
 
@@ -299,6 +303,77 @@ class ServerGroupChange:
     after: DesiredServerGroup | None = None
 
 
+# --- volumes (`volumes:`, `boot_volume:`) ---------------------------------------------
+
+#: Cinder statuses a volume rests in (anything else is on its way somewhere).
+VOLUME_SETTLED = frozenset({"available", "in-use"})
+
+
+@dataclass(frozen=True)
+class VolumeRequest:
+    """One entry of a server's `volumes:`: a data volume of `size` GB (and `type`, as
+    written: a name or id; None: the cloud's default type)."""
+
+    name: str
+    size: int
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class BootVolume:
+    """`boot_volume:`: the server boots from a volume Nova makes from the image."""
+
+    size: int
+    type: str | None = None
+    delete_on_termination: bool = True
+
+
+@dataclass(frozen=True)
+class DesiredVolume:
+    """One data volume the spec wants: entry `volume` of server `server`."""
+
+    server: str
+    volume: str
+    size: int
+    type: str | None = None
+
+    @property
+    def name(self) -> str:
+        """`<server>-<volume>`: its name in Cinder and in the plan's address."""
+        return f"{self.server}-{self.volume}"
+
+
+@dataclass(frozen=True)
+class ObservedVolume:
+    """A Cinder volume the stack owns; `attached_to` are the servers it is on (ids)."""
+
+    id: str
+    name: str
+    size: int
+    status: str
+    volume_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=frozen_map)
+    attached_to: tuple[str, ...] = ()
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class VolumeChange:
+    """What happens to one data volume of server `server` (its name in the spec).
+
+    In apply order: `detach_from` (a server id) before the servers change, then
+    `extend_to` GB; `attach` to the server named `server` once it is ACTIVE (its id
+    is known only then when apply builds it).
+    """
+
+    server: str
+    before: ObservedVolume | None = None
+    after: DesiredVolume | None = None
+    extend_to: int | None = None
+    detach_from: str | None = None
+    attach: bool = False
+
+
 # --- rolling replacement (`rollout:`) -------------------------------------------------
 
 
@@ -463,6 +538,8 @@ class CreateRequest:
     #: The server group to schedule into (Nova's `group` scheduler hint): its id, or
     #: the placeholder address of the group this apply creates; None: no group.
     server_group: str | None = None
+    #: Boot from a volume made from `image_id` (block device mapping v2), or None.
+    boot_volume: BootVolume | None = None
 
 
 @dataclass(frozen=True)
@@ -528,6 +605,7 @@ class Kind(str, enum.Enum):
     FLOATING_IP = "floating_ip"
     KEYPAIR = "keypair"
     SERVER_GROUP = "server_group"
+    VOLUME = "volume"
 
 
 class Action(str, enum.Enum):
@@ -607,6 +685,8 @@ class Change:
     keypair: KeypairChange | None = None
     #: The payload of a server group change (kind SERVER_GROUP only).
     server_group: ServerGroupChange | None = None
+    #: The payload of a data volume change (kind VOLUME only).
+    volume: VolumeChange | None = None
     #: Attributes that differ from the spec but that `lifecycle.ignore_changes` lists:
     #: reported (in `reason` too), never acted on.
     ignored: tuple[str, ...] = ()

@@ -47,7 +47,11 @@ CREATE_TIME_ATTRIBUTES = (
 #: Attributes added to the fingerprint after v1: written only when they differ from
 #: their default, and a missing one reads as its default, so every fingerprint
 #: stored before they existed still matches a spec that does not use them.
-LATER_ATTRIBUTES: dict[str, object] = {"config_drive": False, "placement": None}
+LATER_ATTRIBUTES: dict[str, object] = {
+    "config_drive": False,
+    "placement": None,
+    "boot_volume": None,
+}
 #: Fingerprinted attributes changed in place (Nova's add/removeSecurityGroup), not
 #: by replacing the server; the fingerprint is rewritten after the change.
 IN_PLACE_ATTRIBUTES = ("security_groups",)
@@ -117,6 +121,13 @@ def create_time_values(server: DesiredServer) -> dict[str, object]:
         "config_drive": server.config_drive,
         # The policy of the entry's server group: a server joins a group at boot only.
         "placement": server.placement.policy if server.placement else None,
+        "boot_volume": None
+        if server.boot_volume is None
+        else {
+            "size": server.boot_volume.size,
+            "type": server.boot_volume.type,
+            "delete_on_termination": server.boot_volume.delete_on_termination,
+        },
     }
 
 

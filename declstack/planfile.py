@@ -156,7 +156,13 @@ def _plain(value: object, *, ordered: bool) -> Any:
 
 def observed_of(change: Change) -> object | None:
     """The observed resource a change was decided from (None for a create)."""
-    for payload in (change.group, change.floating_ip, change.keypair, change.server_group):
+    for payload in (
+        change.group,
+        change.floating_ip,
+        change.keypair,
+        change.server_group,
+        change.volume,
+    ):
         if payload is not None:
             return payload.before
     return change.before
@@ -175,7 +181,7 @@ def _intent(change: Change) -> dict[str, Any]:
     plain: dict[str, Any] = _plain(change, ordered=True)
     plain.pop("before", None)
     plain.pop("reason", None)
-    for payload in ("group", "floating_ip", "keypair", "server_group"):
+    for payload in ("group", "floating_ip", "keypair", "server_group", "volume"):
         if isinstance(plain.get(payload), dict):
             plain[payload].pop("before", None)
     return plain

@@ -339,7 +339,7 @@ def describe_create_change(name: str, desired: DesiredServer, server: ObservedSe
     value = ownership.create_time_values(desired)[name]
     if value is None:
         return f"{name} changed (spec now unset)"
-    if isinstance(value, list):
+    if isinstance(value, list | dict):
         return f"{name} changed (spec now {json.dumps(value)})"
     return f'{name} changed (spec now "{value}")'
 
@@ -563,7 +563,7 @@ def target(plan: Plan, spec: Spec, targets: Sequence[str]) -> Plan:
         change = queue.pop()
         for address in _needs(change):
             brought = [d for d in by_address.get(address, []) if _brings(change, d)]
-            if change.kind is Kind.SERVER and address.startswith(f"{Kind.FLOATING_IP.value}."):
+            if change.kind is Kind.SERVER and address.startswith(_SERVER_PARTS):
                 selected.add(address)  # its diagnostics too, even without a change
             for dependency in brought:
                 selected.add(address)
@@ -578,7 +578,7 @@ def target(plan: Plan, spec: Spec, targets: Sequence[str]) -> Plan:
             f'"{plan.stack}"',
             hint="name a server (web-1), a count group's servers (web-*), or an address: "
             "server.NAME, security_group.NAME, keypair.NAME, floating_ip.NAME, "
-            "server_group.ENTRY",
+            "server_group.ENTRY, volume.SERVER-VOLUME",
         )
         for t in targets
         if not any(_matches(t, kind, name) for kind, name in known)
@@ -621,7 +621,12 @@ def _spec_addresses(spec: Spec) -> set[tuple[Kind, str]]:
     found |= {(Kind.FLOATING_IP, s.name) for s in spec.servers if s.floating_ip is not None}
     found |= {(Kind.SECURITY_GROUP, g.name) for g in spec.security_groups}
     found |= {(Kind.SERVER_GROUP, g.entry) for g in server_group.desired_groups(spec)}
+    found |= {(Kind.VOLUME, f"{s.name}-{v.name}") for s in spec.servers for v in s.volumes}
     return found | {(Kind.KEYPAIR, k.name) for k in spec.keypairs}
+
+
+#: The addresses of a server's own parts: a targeted server brings their diagnostics.
+_SERVER_PARTS = (f"{Kind.FLOATING_IP.value}.", f"{Kind.VOLUME.value}.")
 
 
 def _needs(change: Change) -> list[str]:
@@ -634,7 +639,11 @@ def _needs(change: Change) -> list[str]:
                 needs.append(placeholder(Kind.KEYPAIR, change.after.key_name))
             if change.after.placement is not None and change.after.entry is not None:
                 needs.append(placeholder(Kind.SERVER_GROUP, change.after.entry))
+            volumes = change.after.volumes
+            needs += [placeholder(Kind.VOLUME, f"{change.name}-{v.name}") for v in volumes]
         return needs
+    if change.volume is not None:
+        return [placeholder(Kind.SERVER, change.volume.server)]
     if change.floating_ip is not None and change.floating_ip.server is not None:
         return [placeholder(Kind.SERVER, change.floating_ip.server)]
     if change.group is not None:
@@ -648,9 +657,9 @@ def _needs(change: Change) -> list[str]:
 
 
 def _brings(change: Change, dependency: Change) -> bool:
-    """A server brings its floating IP's change, whatever it is; anything else only
-    the builds it needs (a group, key pair or server the plan creates)."""
-    if change.kind is Kind.SERVER and dependency.kind is Kind.FLOATING_IP:
+    """A server brings its floating IP's and volumes' changes, whatever they are; anything
+    else only the builds it needs (a group, key pair or server the plan creates)."""
+    if change.kind is Kind.SERVER and dependency.kind in (Kind.FLOATING_IP, Kind.VOLUME):
         return True
     return dependency.action.builds
 

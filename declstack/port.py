@@ -14,12 +14,14 @@ from declstack.lock import LockStore
 from declstack.model import (
     Catalog,
     CreateRequest,
+    DesiredVolume,
     NamedResource,
     ObservedFloatingIp,
     ObservedKeypair,
     ObservedSecurityGroup,
     ObservedServer,
     ObservedServerGroup,
+    ObservedVolume,
     Rule,
     ServerPatch,
 )
@@ -186,6 +188,38 @@ class CloudPort(Protocol):
 
     def delete_server_group(self, group_id: str) -> None:
         """Delete a server group (its servers stay); one that is already gone is success."""
+        ...
+
+    # -- volumes (Cinder, attached through Nova): `volumes:` ---------------------------
+
+    def list_stack_volumes(self, stack: str) -> list[ObservedVolume]:
+        """Every volume that carries `stack`'s marker (one paged list call); none when
+        the cloud has no block storage service."""
+        ...
+
+    def list_volume_types(self) -> list[NamedResource]:
+        """The volume types the project may use (one call)."""
+        ...
+
+    def create_volume(self, stack: str, volume: DesiredVolume) -> str:
+        """Create a data volume named `<server>-<name>` with the stack's marker in its
+        metadata; return its id (no waiting). Over the volume quota is a final error."""
+        ...
+
+    def extend_volume(self, volume_id: str, size: int) -> None:
+        """Cinder's os-extend to `size` GB, attached or not (no waiting)."""
+        ...
+
+    def delete_volume(self, volume_id: str) -> None:
+        """Delete a volume that is not attached; one that is already gone is success."""
+        ...
+
+    def attach_volume(self, server_id: str, volume_id: str) -> None:
+        """Nova's volume attachment of an available volume to a server (no waiting)."""
+        ...
+
+    def detach_volume(self, server_id: str, volume_id: str) -> None:
+        """Detach through Nova; a volume no longer on that server is success."""
         ...
 
     # -- import: bringing existing servers under a stack --------------------------

@@ -26,12 +26,14 @@ from declstack.model import (
     POWER_START,
     POWER_STOP,
     STATE_SHUTOFF,
+    VOLUME_SETTLED,
     Action,
     Batch,
     Change,
     Kind,
     ObservedRule,
     ObservedServer,
+    ObservedVolume,
     Plan,
     ServerPatch,
 )
@@ -311,6 +313,7 @@ class Reconciler:
         items = [(k, c) for k, c in everything if c.kind is Kind.SERVER]
         fips = [(k, c) for k, c in everything if c.kind is Kind.FLOATING_IP]
         keys = [(k, c) for k, c in everything if c.kind is Kind.KEYPAIR]
+        vols = [(k, c) for k, c in everything if c.kind is Kind.VOLUME]
         placements = [(k, c) for k, c in everything if c.kind is Kind.SERVER_GROUP]
         # Key pairs, groups (with their rules) and server groups first: servers use them.
         results: dict[int, Result] = self._keypairs_first(keys)
@@ -318,6 +321,8 @@ class Reconciler:
         results.update(self._server_groups_first(placements))
         # Floating IPs to release go before their servers do.
         results.update(self._release_floating_ips(fips))
+        # Data volumes are made, grown, moved off servers that stay, or deleted first.
+        results.update(self._volumes_first(vols))
         # Rolled changes (`rollout:`) wait for the others, then go batch by batch, each
         # batch with its servers' floating IPs.
         rolled = [(k, c) for k, c in items if c.batch is not None]
@@ -335,6 +340,14 @@ class Reconciler:
         rolled_out = self._rollouts(plan.stack, rolled, rolled_fips)
         results.update(rolled_out)
         servers.update({k: rolled_out[k] for k, _ in rolled})
+        # Data volumes go on their servers once those are ACTIVE (rolled ones too).
+        attach_to = {
+            c.name: (servers[k].resource_id if k in servers else None)
+            or (c.before.id if c.before else None)
+            for k, c in items
+            if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
+        }
+        results.update(self._attach_volumes(vols, attach_to))
         # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
         unfinished = {
@@ -696,6 +709,241 @@ class Reconciler:
         self._emit(Event(address, message, ok=ok, milestone=True))
 
     # --- volumes ---------------------------------------------------------------------
+
+    def _volumes_first(self, vols: list[Keyed]) -> dict[int, Result]:
+        """Before the servers change: remake volumes in error, make the new ones, detach
+        those that move off a server that stays or that go, grow those that grow, delete
+        those that go; each step one batch of requests and one wait. Returns how the
+        changes with nothing left to do ended; the others end in `_attach_volumes`."""
+        self._volume_ids: dict[int, str] = {
+            k: c.volume.before.id for k, c in vols if c.volume and c.volume.before
+        }
+        self._volume_failed: dict[int, Result] = {}
+        self._volume_done: dict[int, list[str]] = {k: [] for k, _ in vols}
+        stack = self._stack
+
+        def fine(action: Action) -> list[Keyed]:
+            return [(k, c) for k, c in vols if c.action is action and k not in self._volume_failed]
+
+        self._volume_step(
+            stack,
+            fine(Action.DELETE_THEN_CREATE),
+            lambda c, v: self._cloud.delete_volume(v or ""),
+            "deleting",
+            _volume_judge(lambda k, v: False, gone=True),
+            self._settings.delete_timeout,
+        )
+        made = [*fine(Action.CREATE), *fine(Action.DELETE_THEN_CREATE)]
+
+        def create(change: Change, volume_id: str | None) -> str:
+            assert change.volume is not None and change.volume.after is not None
+            return self._cloud.create_volume(stack, change.volume.after)
+
+        self._volume_step(
+            stack,
+            made,
+            create,
+            "creating",
+            _volume_judge(lambda k, v: v.status == "available"),
+            self._settings.create_timeout,
+            note=lambda c: f"created ({_size(c)} GB)",
+        )
+        moving = [
+            (k, c)
+            for k, c in vols
+            if c.volume and c.volume.detach_from and k not in self._volume_failed
+        ]
+
+        def detach(change: Change, volume_id: str | None) -> None:
+            assert change.volume is not None and change.volume.detach_from is not None
+            assert volume_id is not None
+            self._cloud.detach_volume(change.volume.detach_from, volume_id)
+
+        self._volume_step(
+            stack,
+            moving,
+            detach,
+            "detaching",
+            _volume_judge(lambda k, v: v.status == "available"),
+            self._settings.delete_timeout,
+        )
+        growing = [
+            (k, c)
+            for k, c in vols
+            if c.volume and c.volume.extend_to and k not in self._volume_failed
+        ]
+
+        def extend(change: Change, volume_id: str | None) -> None:
+            assert change.volume is not None and change.volume.extend_to is not None
+            assert volume_id is not None
+            self._cloud.extend_volume(volume_id, change.volume.extend_to)
+
+        sizes = {k: c.volume.extend_to or 0 for k, c in growing if c.volume}
+        self._volume_step(
+            stack,
+            growing,
+            extend,
+            "extending",
+            _volume_judge(lambda k, v: v.status in VOLUME_SETTLED and v.size >= sizes[k]),
+            self._settings.create_timeout,
+            note=lambda c: f"extended to {c.volume.extend_to if c.volume else 0} GB",
+        )
+        going = fine(Action.DELETE)
+        # A volume on a server being deleted is free once Nova has detached it.
+        self._volume_step(
+            stack,
+            going,
+            None,
+            "waiting to delete",
+            _volume_judge(lambda k, v: v.status == "available"),
+            self._settings.delete_timeout,
+        )
+        self._volume_step(
+            stack,
+            fine(Action.DELETE),
+            lambda c, v: self._cloud.delete_volume(v or ""),
+            "deleting",
+            _volume_judge(lambda k, v: False, gone=True),
+            self._settings.delete_timeout,
+        )
+        results: dict[int, Result] = {}
+        for k, change in vols:
+            if change.action is Action.NOOP or (change.volume and change.volume.attach):
+                continue
+            results[k] = self._volume_result(k, change)
+            self._report(results[k], k)
+        return results
+
+    def _attach_volumes(self, vols: list[Keyed], up: Mapping[str, str | None]) -> dict[int, Result]:
+        """Once the servers are ACTIVE: wait until each volume to attach is free (a
+        volume on a deleted server is, once Nova detached it), attach it, and wait until
+        it is in use on its server."""
+        wanted = [(k, c) for k, c in vols if c.volume and c.volume.attach]
+        servers: dict[int, str] = {}
+        for k, change in wanted:
+            assert change.volume is not None
+            server_id = up.get(change.volume.server)
+            if k in self._volume_failed:
+                continue
+            if server_id is None or k not in self._volume_ids:
+                message = f"not attached: server.{change.volume.server} is not up"
+                self._volume_failed[k] = Result(change.address, change.action, False, message)
+                continue
+            servers[k] = server_id
+        ready = [(k, c) for k, c in wanted if k in servers]
+        self._volume_step(
+            self._stack,
+            ready,
+            None,
+            "waiting until it is free",
+            _volume_judge(lambda k, v: v.status == "available"),
+            self._settings.delete_timeout,
+        )
+
+        def attach(change: Change, volume_id: str | None) -> None:
+            assert volume_id is not None
+            self._cloud.attach_volume(servers[keys[id(change)]], volume_id)
+
+        keys = {id(c): k for k, c in ready}
+        self._volume_step(
+            self._stack,
+            [(k, c) for k, c in ready if k not in self._volume_failed],
+            attach,
+            "attaching",
+            _attached(servers),
+            self._settings.create_timeout,
+            note=lambda c: _attached_words(c),
+        )
+        results: dict[int, Result] = {}
+        for k, change in wanted:
+            results[k] = self._volume_result(k, change)
+            self._report(results[k], k)
+        return results
+
+    def _volume_result(self, key: int, change: Change) -> Result:
+        failed = self._volume_failed.get(key)
+        done = self._volume_done.get(key, [])
+        if failed is not None:
+            said = f"has been {_listed(done)}, but " if done else ""
+            return replace(failed, message=said + failed.message)
+        if change.action is Action.DELETE:
+            done = [*done, "destroyed"]
+        words = _listed(done) if done else "left as it is"
+        return Result(
+            change.address, change.action, True, f"has been {words}", self._volume_ids.get(key)
+        )
+
+    def _volume_step(
+        self,
+        stack: str,
+        items: list[Keyed],
+        send: Callable[[Change, str | None], str | None] | None,
+        doing: str,
+        judge: VolumeJudge,
+        timeout: float,
+        *,
+        note: Callable[[Change], str] | None = None,
+    ) -> None:
+        """Send one request per volume change (`send` gets the volume's id and may
+        return a new one; None sends nothing), then wait for all of them with one list
+        of the stack's volumes per round. A failure ends that change there."""
+
+        def request(key: int, change: Change) -> Result:
+            made = send(change, self._volume_ids.get(key)) if send is not None else None
+            if made is not None:
+                self._volume_ids[key] = made
+            volume_id = self._volume_ids.get(key)
+            return Result(change.address, change.action, True, doing, volume_id)
+
+        if send is None:
+            requested = {k: request(k, c) for k, c in items}
+        else:
+            requested = self._parallel(items, request, "")
+        waiting: dict[str, int] = {}
+        for k, _ in items:
+            result = requested[k]
+            if not result.ok:
+                self._volume_failed[k] = replace(result, message=f"{doing}: {result.message}")
+            elif result.resource_id is not None:
+                waiting[result.resource_id] = k
+        if not waiting:
+            return
+
+        def poll() -> dict[str, ObservedVolume]:
+            return {v.id: v for v in self._cloud.list_stack_volumes(stack)}
+
+        def on_change(volume_id: str, outcome: Outcome[ObservedVolume]) -> None:
+            if outcome.state is State.PENDING:
+                address = requested[waiting[volume_id]].address
+                self._emit(Event(address, f"{address}: {doing}, {outcome.detail}"))
+
+        outcomes = wait_all(
+            waiting,
+            poll,
+            lambda v: judge(None if v is None else waiting[v.id], v),
+            timeout=timeout,
+            clock=self._clock,
+            on_change=on_change,
+        )
+        for volume_id, k in waiting.items():
+            outcome = outcomes[volume_id]
+            change = dict(items)[k]
+            if outcome.state is State.DONE:
+                if note is not None:
+                    self._volume_done[k].append(note(change))
+                continue
+            if outcome.state is State.TIMED_OUT:
+                message = f"{doing}: not done after {outcome.seconds:.0f}s ({outcome.detail})"
+            else:
+                message = f"{doing}: {outcome.detail}"
+            self._volume_failed[k] = Result(
+                change.address,
+                change.action,
+                False,
+                message,
+                volume_id,
+                timed_out=outcome.state is State.TIMED_OUT,
+            )
 
     # --- security groups ------------------------------------------------------------
 
@@ -1341,6 +1589,57 @@ def _judged(result: Result, batch: Batch, verdict: Verdict | None) -> Result:
         return replace(result, message=f"{result.message}; {where}, healthy ({verdict.detail})")
     message = f"{result.message}, but its health check failed ({verdict.detail}); {where}"
     return replace(result, ok=False, message=message)
+
+
+#: How a wait judges one volume change: its key (None: the volume is not listed) and
+#: the volume as listed.
+VolumeJudge = Callable[[int | None, "ObservedVolume | None"], tuple[State, str]]
+
+
+def _volume_judge(
+    done: Callable[[int, ObservedVolume], bool], *, gone: bool = False
+) -> VolumeJudge:
+    """Done when `done` says so (or, with `gone`, when the volume is no longer listed);
+    failed in an error status or when it went while waited for."""
+
+    def judge(key: int | None, volume: ObservedVolume | None) -> tuple[State, str]:
+        if volume is None or key is None:
+            return (State.DONE, "gone") if gone else (State.FAILED, "the volume is gone")
+        if volume.status.startswith("error"):
+            return State.FAILED, f"went to {volume.status}"
+        if done(key, volume):
+            return State.DONE, volume.status
+        return State.PENDING, volume.status
+
+    return judge
+
+
+def _attached(servers: Mapping[int, str]) -> VolumeJudge:
+    """Done when the volume is in use on its server; failed when, after Nova reserved it,
+    it is available again (the attachment did not take)."""
+    busy: set[int] = set()
+    on_it = _volume_judge(lambda k, v: v.status == "in-use" and servers[k] in v.attached_to)
+
+    def judge(key: int | None, volume: ObservedVolume | None) -> tuple[State, str]:
+        if key is not None and volume is not None:
+            if volume.status in ("reserved", "attaching"):
+                busy.add(key)
+            elif volume.status == "available" and key in busy:
+                return State.FAILED, "is available again: Nova did not attach it"
+        return on_it(key, volume)
+
+    return judge
+
+
+def _size(change: Change) -> int:
+    return change.volume.after.size if change.volume and change.volume.after else 0
+
+
+def _attached_words(change: Change) -> str:
+    assert change.volume is not None
+    before = change.volume.before
+    moved = before is not None and bool(before.attached_to)
+    return f"{'moved' if moved else 'attached'} to server.{change.volume.server}"
 
 
 def _writes(patch: ServerPatch) -> bool:

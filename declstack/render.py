@@ -38,6 +38,7 @@ from declstack.model import (
     Rule,
     ServerGroupChange,
     ServerPatch,
+    VolumeChange,
     frozen_map,
 )
 
@@ -261,6 +262,8 @@ def _id(change: Change) -> str | None:
         return None
     if change.server_group is not None:
         return change.server_group.before.id if change.server_group.before else None
+    if change.volume is not None:
+        return change.volume.before.id if change.volume.before else None
     return change.before.id if change.before else None
 
 
@@ -300,6 +303,22 @@ def _server_group_rows(group: ServerGroupChange, action: Action) -> list[str]:
     return rows
 
 
+def _volume_rows(volume: VolumeChange) -> list[str]:
+    before, after = volume.before, volume.after
+    rows = []
+    if volume.extend_to is not None and before is not None:
+        rows.append(f"size: {before.size} -> {volume.extend_to} GB   # extend in place")
+    elif after is not None and before is None:
+        rows.append(f"size: {after.size} GB")
+    if after is not None and after.type is not None and before is None:
+        rows.append(f"type: {_q(after.type)}")
+    if volume.detach_from is not None:
+        rows.append(f"detach from: server {volume.detach_from}")
+    if volume.attach:
+        rows.append(f"attach to: server.{volume.server}")
+    return rows
+
+
 def _text_details(change: Change, real: Change) -> list[str]:
     """Rows of a (masked) change; `real` is the unmasked one, to compare fingerprints."""
     if change.group is not None:
@@ -311,6 +330,8 @@ def _text_details(change: Change, real: Change) -> list[str]:
         return [f"public_key: {_q(keypair_kind.key_data(after.public_key))}"] if after else []
     if change.server_group is not None:
         return _server_group_rows(change.server_group, change.action)
+    if change.volume is not None:
+        return _volume_rows(change.volume)
     if change.action is Action.UPDATE and change.patch is not None and change.before is not None:
         return _patch_rows(change.patch, change.before)
     if change.action.builds and change.after is not None:
@@ -398,6 +419,11 @@ def _desired_rows(
         rows.append(row("availability_zone", _q(server.availability_zone)))
     if server.config_drive:
         rows.append(row("config_drive", "true"))
+    if server.boot_volume is not None:
+        boot = server.boot_volume
+        kept = "" if boot.delete_on_termination else ", kept when the server goes"
+        kind = f", type {_q(boot.type)}" if boot.type else ""
+        rows.append(row("boot_volume", f"{boot.size} GB{kind}{kept}"))
     if server.placement is not None:
         group = f"server_group.{server.entry}"
         rows.append(row("placement", f"{_q(server.placement.policy)} (in {group})"))
@@ -571,6 +597,35 @@ def _server_group_change_dict(change: Change, group: ServerGroupChange) -> dict[
     }
 
 
+def _volume_change_dict(change: Change, volume: VolumeChange) -> dict[str, Any]:
+    before, after = volume.before, volume.after
+    return {
+        **_change_head(change),
+        "id": before.id if before else None,
+        "server": volume.server,
+        "before": None
+        if before is None
+        else {
+            "id": before.id,
+            "name": before.name,
+            "size": before.size,
+            "status": before.status,
+            "volume_type": before.volume_type,
+            "attached_to": list(before.attached_to),
+        },
+        "after": None
+        if after is None
+        else {"name": after.name, "volume": after.volume, "size": after.size, "type": after.type},
+        "patch": None
+        if change.action in (Action.NOOP, Action.DELETE) and volume.detach_from is None
+        else {
+            "extend_to": volume.extend_to,
+            "detach_from": volume.detach_from,
+            "attach": volume.attach,
+        },
+    }
+
+
 def _change_dict(change: Change) -> dict[str, Any]:
     if change.keypair is not None:
         return _keypair_change_dict(change, change.keypair)
@@ -580,6 +635,8 @@ def _change_dict(change: Change) -> dict[str, Any]:
         return _group_change_dict(change, change.group)
     if change.floating_ip is not None:
         return _floating_ip_change_dict(change, change.floating_ip)
+    if change.volume is not None:
+        return _volume_change_dict(change, change.volume)
     before = change.before
     after = change.after
     patch = change.patch if change.action is Action.UPDATE else None
@@ -622,6 +679,14 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "placement": None
             if after.placement is None
             else {"policy": after.placement.policy, "server_group": after.entry},
+            "volumes": [{"name": v.name, "size": v.size, "type": v.type} for v in after.volumes],
+            "boot_volume": None
+            if after.boot_volume is None
+            else {
+                "size": after.boot_volume.size,
+                "type": after.boot_volume.type,
+                "delete_on_termination": after.boot_volume.delete_on_termination,
+            },
         },
         "patch": None
         if patch is None

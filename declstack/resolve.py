@@ -168,6 +168,7 @@ def _create_request(
             fixed_ips=server.fixed_ips if not isinstance(networks, str) else (),
             config_drive=server.config_drive,
             server_group=server_group,
+            boot_volume=server.boot_volume,
         ),
         problems.items,  # warnings only
     )

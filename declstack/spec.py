@@ -22,7 +22,7 @@ import stat
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
@@ -38,6 +38,7 @@ from declstack.model import (
     PLACEMENT_POLICIES,
     STATE_ACTIVE,
     STATE_SHUTOFF,
+    BootVolume,
     DesiredKeypair,
     DesiredSecurityGroup,
     DesiredServer,
@@ -49,6 +50,7 @@ from declstack.model import (
     Rule,
     SourceLocation,
     Spec,
+    VolumeRequest,
     frozen_map,
 )
 from declstack.ownership import MAX_METADATA_VALUE, join_names, stack_tag
@@ -95,6 +97,8 @@ _SETTINGS = (
     "availability_zone",
     "config_drive",
     "floating_ip",
+    "volumes",
+    "boot_volume",
     "description",
     "state",
     "placement",
@@ -327,6 +331,8 @@ class _Checker:
         self.fixed_ip_owners: dict[tuple[str, str], tuple[DocPath, int]] = {}
         #: Claimed floating IP address -> where it was written, and the entry claiming it.
         self.floating_ip_owners: dict[str, tuple[DocPath, int]] = {}
+        #: Cinder name of a data volume (<server>-<name>) -> its server and where written.
+        self.volume_owners: dict[str, tuple[str, DocPath]] = {}
         self.server_total = 0
 
     def add(self, path: DocPath, message: str, location: SourceLocation | None = None) -> None:
@@ -914,6 +920,8 @@ class _Checker:
         lifecycle = self.lifecycle(entry, defaults, index)
         rollout = self.rollout(entry, defaults, index)
         state = self.setting("state", entry, defaults, index)[0]
+        volumes = self.volumes(entry, defaults, index, names_here)
+        boot_volume = self.boot_volume(entry, defaults, index, lifecycle)
         placement = self.setting("placement", entry, defaults, index)[0]
         policy = placement.get("policy") if isinstance(placement, dict) else None
         source = self.doc.values.get(where)
@@ -937,6 +945,8 @@ class _Checker:
                 lifecycle=lifecycle,
                 rollout=rollout,
                 state=state if state in (STATE_ACTIVE, STATE_SHUTOFF) else STATE_ACTIVE,
+                volumes=volumes,
+                boot_volume=boot_volume,
                 placement=Placement(policy) if policy in PLACEMENT_POLICIES else None,
                 source=source,
             )
@@ -1021,6 +1031,70 @@ class _Checker:
             flavor_change=CHANGE_RESIZE if flavor_change == CHANGE_RESIZE else CHANGE_REPLACE,
             image_change=CHANGE_REBUILD if image_change == CHANGE_REBUILD else CHANGE_REPLACE,
             ignore_changes=ignored,
+        )
+
+    # -- volumes ------------------------------------------------------------------
+
+    def volumes(
+        self, entry: dict[str, Any], defaults: dict[str, Any], index: int, servers: list[str]
+    ) -> tuple[VolumeRequest, ...]:
+        """The entry's data volumes: each name once, and each Cinder name
+        (`<server>-<name>`) belonging to one server's volume only."""
+        value, path = self.setting("volumes", entry, defaults, index)
+        if path is None or not isinstance(value, list):
+            return ()
+        found: list[VolumeRequest] = []
+        first: dict[str, int] = {}
+        for position, item in enumerate(value):
+            if not isinstance(item, dict):
+                continue
+            name, size, kind = item.get("name"), item.get("size"), item.get("type")
+            if not isinstance(name, str) or not _NAME_PATTERN.match(name) or not _size(size):
+                continue  # the schema said why
+            if name in first:
+                earlier = self.doc.location((*path, first[name], "name"))
+                self.add(
+                    (*path, position, "name"),
+                    f'volume "{name}" is listed twice (first at {earlier}); give each volume '
+                    "of a server its own name",
+                )
+                continue
+            first[name] = position
+            found.append(VolumeRequest(name, size, kind if isinstance(kind, str) else None))
+        for server in servers:
+            for volume in found:
+                where = (*path, first[volume.name], "name")
+                owner, written = self.volume_owners.setdefault(
+                    f"{server}-{volume.name}", (server, where)
+                )
+                if owner != server:
+                    self.add(
+                        where,
+                        f'volume "{volume.name}" of server {server} would be named '
+                        f"{server}-{volume.name}, the name of a volume of server {owner} "
+                        f"(at {format_path(written)}); rename one of the two",
+                    )
+        return tuple(found)
+
+    def boot_volume(
+        self, entry: dict[str, Any], defaults: dict[str, Any], index: int, lifecycle: Lifecycle
+    ) -> BootVolume | None:
+        """The entry's `boot_volume:`; a server booted from a volume is not rebuilt."""
+        value, path = self.setting("boot_volume", entry, defaults, index)
+        if path is None or not isinstance(value, dict) or not _size(value.get("size")):
+            return None
+        if lifecycle.image_change == CHANGE_REBUILD:
+            self.add(
+                path,
+                "a server that boots from a volume is not rebuilt in place (Nova rebuilds "
+                "a local root disk, not a root volume): drop image_change: rebuild, and an "
+                "image change replaces the server, or drop boot_volume",
+            )
+        kind = value.get("type")
+        return BootVolume(
+            size=value["size"],
+            type=kind if isinstance(kind, str) else None,
+            delete_on_termination=value.get("delete_on_termination") is not False,
         )
 
     def server_names(
@@ -1276,6 +1350,11 @@ class _Checker:
         except UnicodeDecodeError:
             self.add(path, f"{what} {shown} is not UTF-8 text: is it the .pub file?")
             return None
+
+
+def _size(value: object) -> TypeGuard[int]:
+    """A volume size the schema accepts: an integer of 1 GB or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _file_kind(mode: int) -> str:

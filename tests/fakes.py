@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 from declstack.lock import Holder, LockRecord
 from declstack.model import (
+    BootVolume,
     Catalog,
     CreateRequest,
+    DesiredVolume,
     NamedResource,
     ObservedFloatingIp,
     ObservedKeypair,
@@ -19,6 +21,7 @@ from declstack.model import (
     ObservedSecurityGroup,
     ObservedServer,
     ObservedServerGroup,
+    ObservedVolume,
     Rule,
     ServerPatch,
     frozen_map,
@@ -124,6 +127,8 @@ class FakeCloud:
         self.hosts: int | None = None
         self._unplaceable: set[str] = set()  # ids the scheduler found no host for
 
+        self._init_volumes()
+
     def locks(self) -> FakeLocks:
         return self.lock_store
 
@@ -148,6 +153,7 @@ class FakeCloud:
                     if server_id in group.members:
                         members = tuple(m for m in group.members if m != server_id)
                         self.server_groups[group.id] = replace(group, members=members)
+                self._free_volumes(server_id)
                 for fip in list(self.fips.values()):  # its port goes, the IP stays
                     if fip.server_id == server_id:
                         self.fips[fip.id] = replace(fip, port_id=None, server_id=None)
@@ -198,12 +204,14 @@ class FakeCloud:
         server_id = next(self._ids)
         if request.server_group is not None:
             self._join(request.server_group, server_id)
+        if request.boot_volume is not None:
+            self.boot_volumes[server_id] = request.boot_volume
         self.servers[server_id] = ObservedServer(
             id=server_id,
             name=request.name,
             status="BUILD",
             task_state="spawning",
-            image_id=request.image_id,
+            image_id=None if request.boot_volume is not None else request.image_id,
             flavor_name=self._flavor_name(request.flavor_id),
             metadata=frozen_map(request.metadata),
             tags=request.tags,
@@ -506,6 +514,145 @@ class FakeCloud:
         if "declstack:stack=" not in keypair.public_key:
             raise AssertionError(f"declstack deleted key pair {name} it does not own")
         del self.keypairs[name]
+
+    # --- volumes (Cinder; attachments through Nova) ----------------------------------
+
+    def _init_volumes(self) -> None:
+        self.volumes: dict[str, ObservedVolume] = {}
+        self.volume_types = [NamedResource("type-1", "standard"), NamedResource("type-2", "fast")]
+        self.boot_volumes: dict[str, BootVolume] = {}  # server id -> its root volume
+        #: Volume id -> (list calls left, fields it then takes; None: it is gone).
+        self._volume_steps: dict[str, tuple[int, dict[str, object] | None]] = {}
+        self.volume_polls = 1
+        self.volume_quota_gb: int | None = None  # Cinder's gigabytes quota (413 over it)
+        self.fail_attach: set[str] = set()  # volume names whose attachment goes back
+
+    def add_volume(self, volume: ObservedVolume) -> ObservedVolume:
+        self.volumes[volume.id] = volume
+        return volume
+
+    def _tick_volumes(self) -> None:
+        for volume_id, (left, fields) in list(self._volume_steps.items()):
+            if left > 1:
+                self._volume_steps[volume_id] = (left - 1, fields)
+                continue
+            del self._volume_steps[volume_id]
+            if fields is None:
+                self.volumes.pop(volume_id, None)
+            elif volume_id in self.volumes:
+                self.volumes[volume_id] = replace(self.volumes[volume_id], **fields)  # type: ignore[arg-type]
+
+    def _free_volumes(self, server_id: str) -> None:
+        """Nova's delete of a server detaches its volumes (and deletes its root volume)."""
+        self.boot_volumes.pop(server_id, None)
+        for volume in list(self.volumes.values()):
+            if server_id in volume.attached_to:
+                self.volumes[volume.id] = replace(volume, status="available", attached_to=())
+
+    def _owned_volume(self, volume_id: str) -> ObservedVolume:
+        volume = self.volumes.get(volume_id)
+        if volume is None:
+            raise FakeCloudError(f"404 Volume {volume_id} could not be found.")
+        if not volume.metadata.get("declstack:stack"):
+            raise AssertionError(f"declstack touched volume {volume_id} it does not own")
+        return volume
+
+    def list_stack_volumes(self, stack: str) -> list[ObservedVolume]:
+        self.calls.append("list-volumes")
+        self._tick_volumes()
+        return [v for v in self.volumes.values() if v.metadata.get("declstack:stack") == stack]
+
+    def list_volume_types(self) -> list[NamedResource]:
+        self.calls.append("list-volume-types")
+        return list(self.volume_types)
+
+    def create_volume(self, stack: str, volume: DesiredVolume) -> str:
+        self.calls.append(f"create volume {volume.name}")
+        if volume.size < 1:
+            raise FakeCloudError(
+                f"400 Invalid input for field/attribute size. Value: {volume.size}"
+            )
+        kind = next((t for t in self.volume_types if volume.type in (t.id, t.name)), None)
+        if volume.type is not None and kind is None:
+            raise FakeCloudError(f"404 Volume type with name {volume.type} could not be found.")
+        used = sum(v.size for v in self.volumes.values())
+        if self.volume_quota_gb is not None and used + volume.size > self.volume_quota_gb:
+            raise FakeCloudError("413 VolumeSizeExceedsAvailableQuota")
+        volume_id = next(self._ids)
+        self.volumes[volume_id] = ObservedVolume(
+            volume_id,
+            volume.name,
+            volume.size,
+            "creating",
+            (kind or self.volume_types[0]).name,
+            frozen_map(
+                {
+                    "declstack:stack": stack,
+                    "declstack:server": volume.server,
+                    "declstack:volume": volume.volume,
+                }
+            ),
+            created=f"2026-11-29T12:00:{len(self.volumes):02d}",
+        )
+        self._volume_steps[volume_id] = (self.volume_polls, {"status": "available"})
+        return volume_id
+
+    def extend_volume(self, volume_id: str, size: int) -> None:
+        self.calls.append(f"extend volume {volume_id} {size}")
+        volume = self._owned_volume(volume_id)
+        if size <= volume.size:
+            raise FakeCloudError("400 New size for extend must be greater than current size.")
+        if volume.status not in ("available", "in-use"):
+            raise FakeCloudError(
+                f"400 Volume status must be available or in-use, not {volume.status}"
+            )
+        self.volumes[volume_id] = replace(volume, status="extending")
+        self._volume_steps[volume_id] = (self.volume_polls, {"status": volume.status, "size": size})
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.calls.append(f"delete volume {volume_id}")
+        if volume_id not in self.volumes:
+            return
+        volume = self._owned_volume(volume_id)
+        if volume.attached_to or volume.status not in ("available", "error"):
+            raise FakeCloudError(
+                f"400 Invalid volume: Volume status must be available or error, not {volume.status}"
+            )
+        self.volumes[volume_id] = replace(volume, status="deleting")
+        self._volume_steps[volume_id] = (self.volume_polls, None)
+
+    def attach_volume(self, server_id: str, volume_id: str) -> None:
+        self.calls.append(f"attach volume {volume_id} {server_id}")
+        server = self._owned(server_id)
+        volume = self._owned_volume(volume_id)
+        if server.status not in ("ACTIVE", "SHUTOFF") or server.task_state is not None:
+            raise FakeCloudError(f"409 Cannot 'attach_volume' instance {server_id} now")
+        if volume.attached_to:
+            raise FakeCloudError(
+                f"400 Invalid volume: volume {volume_id} is already attached to instances: "
+                f"{volume.attached_to[0]}"
+            )
+        if volume.status != "available":
+            raise FakeCloudError(
+                f"400 Invalid volume: status must be available, not {volume.status}"
+            )
+        later: dict[str, object] = {"status": "in-use", "attached_to": (server_id,)}
+        if volume.name in self.fail_attach:
+            later = {"status": "available", "attached_to": ()}
+        self.volumes[volume_id] = replace(volume, status="attaching")
+        self._volume_steps[volume_id] = (self.volume_polls, later)
+
+    def detach_volume(self, server_id: str, volume_id: str) -> None:
+        self.calls.append(f"detach volume {volume_id} {server_id}")
+        self._owned(server_id)
+        volume = self._owned_volume(volume_id)
+        if server_id not in volume.attached_to:
+            return  # Nova's 404 "not attached", which the adapter takes as done
+        self.volumes[volume_id] = replace(volume, status="detaching")
+        self._volume_steps[volume_id] = (
+            self.volume_polls,
+            {"status": "available", "attached_to": ()},
+        )
 
     # --- import ----------------------------------------------------------------------
 
