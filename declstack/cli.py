@@ -1204,6 +1204,7 @@ def _deletes(plan: Plan) -> str:
         Kind.SECURITY_GROUP: "security group(s)",
         Kind.KEYPAIR: "key pair(s)",
         Kind.FLOATING_IP: "floating IP(s)",
+        Kind.SERVER_GROUP: "server group(s)",
         Kind.VOLUME: "volume(s)",
     }
     counts = [

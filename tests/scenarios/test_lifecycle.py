@@ -151,7 +151,7 @@ def test_plan_json_and_exit_codes(stack: Stack) -> None:
     stack.write([{"name": "db", "networks": "none", "metadata": {"tier": "data"}}])
     plan = stack.ok("plan", "--output", "json", "--detailed-exitcode", code=2)
     doc = json.loads(plan.stdout)
-    assert doc["format_version"] == "2.1" and doc["stack"] == stack.name
+    assert doc["format_version"] == "2.2" and doc["stack"] == stack.name
     assert doc["summary"]["add"] == 1
     (change,) = doc["changes"]
     assert (

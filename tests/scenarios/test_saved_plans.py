@@ -168,7 +168,7 @@ def test_show_renders_a_saved_plan_in_three_formats_without_a_cloud(stack: Stack
     assert "Plan: 1 to add, 0 to change, 0 to replace, 0 to destroy." in text
 
     plan = json.loads(show("--output", "json"))
-    assert plan["format_version"] == "2.1" and plan["stack"] == stack.name
+    assert plan["format_version"] == "2.2" and plan["stack"] == stack.name
     assert [(c["action"], c["address"]) for c in plan["changes"]] == [
         ("create", f"server.{stack.name}-web-1")
     ]
