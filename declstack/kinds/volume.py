@@ -5,8 +5,8 @@ filtered by the stack's metadata) and passes the plan's server changes. A data
 volume belongs to a server *name*, not to one server id (Cinder metadata
 `declstack:stack`, `declstack:server`, `declstack:volume`), so it outlives its
 server: when the server is replaced the volume moves to the new one, detached
-from the old one first (delete-then-create) or freed by the old one's delete
-(create-then-delete: the old server keeps its data until the new one is up).
+by Nova's delete of the old one (first, or once the new one is up with
+create_before_destroy, so the old server keeps its data while it runs).
 A bigger `size` extends it in place; a smaller one is refused (Cinder cannot
 shrink). It is deleted only when its entry (or its server) leaves the spec or
 on destroy, and not while `prevent_destroy` protects its server. A volume
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from declstack import ownership
@@ -386,16 +386,3 @@ def find_type(
         f'volume type "{ref}" not found',
         f"the cloud's volume types: {listed} (openstack volume type list)",
     )
-
-
-def server_of(change: Change) -> str | None:
-    """The server name a volume change belongs to."""
-    return change.volume.server if change.volume is not None else None
-
-
-def volume_names(spec: Spec) -> Mapping[str, tuple[str, ...]]:
-    """Server name -> the addresses of its data volumes (for --target)."""
-    return {
-        s.name: tuple(placeholder(Kind.VOLUME, f"{s.name}-{v.name}") for v in s.volumes)
-        for s in spec.servers
-    }
