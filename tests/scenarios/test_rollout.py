@@ -1,0 +1,206 @@
+"""Rolling replacement (issue 10 item 4), on the local cloud and on the real services.
+
+A rolling image change over 6 servers with `batch: 2` never has fewer than 4 of them
+ACTIVE, as an independent poller sees it (its own openstacksdk connection, in a
+thread, listing the stack's servers all through the apply); a health command that
+fails on the second batch stops the rollout with 2 servers replaced and 4 untouched,
+and the next apply goes on from there; bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+import yaml
+
+from tests.scenarios.conftest import Stack, assert_exited
+from tests.scenarios.test_in_place import other_image
+
+CREATE_FIRST = {"create_before_destroy": True}
+
+
+@pytest.fixture(autouse=True)
+def without_rollout_on_teardown(stack: Stack) -> Iterator[None]:
+    """Drop `rollout` from the spec the test leaves, so the stack fixture's destroy
+    reads a valid spec even after a bad-input test."""
+    yield
+    if stack.path.exists():
+        doc = yaml.safe_load(stack.path.read_text())
+        for server in doc.get("servers", []):
+            server.pop("rollout", None)
+        stack.path.write_text(yaml.safe_dump(doc))
+
+
+@dataclass
+class Poller:
+    """Counts the ACTIVE servers of the stack, again and again, until stopped."""
+
+    stack: Stack
+    samples: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        target = self.stack.target
+        config = openstack.config.OpenStackConfig(config_files=[str(target.clouds_yaml)])
+        conn = openstack.connection.Connection(config=config.get_one(cloud=target.cloud))
+        tag = f"declstack:stack={self.stack.name}"
+        while not self.stop.is_set():
+            try:
+                servers = conn.compute.servers(details=True, tags=tag)
+                self.samples.append(sum(1 for s in servers if s.status == "ACTIVE"))
+            except Exception as exc:  # every failure is kept and fails the test
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.05)
+
+
+@contextmanager
+def polled(stack: Stack) -> Iterator[Poller]:
+    poller = Poller(stack)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        yield poller
+    finally:
+        poller.stop.set()
+        thread.join(timeout=60)
+    assert not poller.errors, poller.errors
+
+
+def ids(stack: Stack) -> dict[str, str]:
+    return {name: server.id for name, server in stack.servers().items()}
+
+
+def fixed_addresses(stack: Stack) -> dict[str, set[str]]:
+    return {
+        name: {a["addr"] for entries in (s.addresses or {}).values() for a in entries}
+        for name, s in stack.servers().items()
+    }
+
+
+def web(image: str | None, rollout: dict[str, Any], **more: Any) -> list[dict[str, Any]]:
+    entry: dict[str, Any] = {"name": "web", "count": 6, "rollout": rollout, **more}
+    if image is not None:
+        entry["image"] = image
+    return [entry]
+
+
+def test_a_rolling_image_change_keeps_four_of_six_servers_active(
+    stack: Stack, tmp_path: Path
+) -> None:
+    log = tmp_path / "health.log"
+    check = {"command": f'echo "$DECLSTACK_SERVER_NAME $DECLSTACK_SERVER_ADDRESS" >> {log}'}
+    stack.write(web(None, {"batch": 2, "health": check}))
+    stack.ok("apply", "--yes")
+    before = ids(stack)
+    assert sorted(before) == [f"web-{n}" for n in range(1, 7)]
+    log.write_text("")
+
+    image = other_image(stack.target)
+    stack.write(web(image, {"batch": 2, "health": check}))
+    planned = stack.ok("plan").stdout
+    assert planned.count("rollout: batch 2 of 3") == 2
+    assert '"web": 6 server(s) in 3 batch(es), 2 at a time' in planned
+
+    with polled(stack) as poller:
+        applied = stack.ok("apply", "--yes")
+    assert len(poller.samples) >= 10, "the poller must have watched the whole apply"
+    assert min(poller.samples) == 4, (
+        f"never fewer than 4 ACTIVE, and the dip was seen: {poller.samples}"
+    )
+    assert max(poller.samples) == 6
+
+    after = ids(stack)
+    assert all(after[name] != before[name] for name in before), "every server was replaced"
+    for n in (1, 2, 3):
+        assert f'rollout of "web": batch {n} of 3' in applied.stdout
+    # The health command ran once per new server, batch after batch, with its address.
+    ran = [line.split() for line in log.read_text().splitlines()]
+    assert [sorted(name for name, _ in ran[i : i + 2]) for i in (0, 2, 4)] == [
+        ["web-1", "web-2"],
+        ["web-3", "web-4"],
+        ["web-5", "web-6"],
+    ]
+    addresses = fixed_addresses(stack)
+    assert all(address in addresses[name] for name, address in ran)
+    assert "No changes" in stack.ok("plan").stdout
+
+
+def test_a_health_command_failing_on_the_second_batch_stops_the_rollout(stack: Stack) -> None:
+    failing = {"batch": 2, "health": {"command": 'test "$DECLSTACK_SERVER_NAME" != web-3'}}
+    stack.write(web(None, failing, lifecycle=CREATE_FIRST))
+    stack.ok("apply", "--yes")
+    before = ids(stack)
+    old_image = stack.servers()["web-1"].image.id
+
+    image = other_image(stack.target)
+    stack.write(web(image, failing, lifecycle=CREATE_FIRST))
+    with polled(stack) as poller:
+        result = stack.run("apply", "--yes")
+    assert_exited(result, 1)
+    assert min(poller.samples) >= 4 and len(poller.samples) >= 10
+
+    after = ids(stack)
+    assert len(stack.live()) == 6
+    replaced = sorted(name for name in before if after[name] != before[name])
+    untouched = sorted(name for name in before if after[name] == before[name])
+    assert (replaced, untouched) == (["web-1", "web-2"], ["web-3", "web-4", "web-5", "web-6"])
+    images = {name: server.image.id for name, server in stack.servers().items()}
+    assert {images[name] for name in untouched} == {old_image}
+    assert old_image not in {images[name] for name in replaced}
+    out = result.stdout
+    assert (
+        'rollout of "web" stopped at batch 2 of 3: server.web-3 failed its health check: '
+        "exit status 1; left untouched: server.web-5, server.web-6"
+    ) in out
+    assert (
+        "server.web-3 not replaced: the new server failed its health check: exit status 1; "
+        "the new server was deleted, the old one kept; rollout batch 2 of 3"
+    ) in out
+    assert 'server.web-5 was left untouched: the rollout of "web" stopped at batch 2 of 3' in out
+    assert "Traceback" not in out + result.stderr
+
+    # The next apply goes on from there: the 4 servers left, 2 at a time.
+    passing = {"batch": 2, "health": {"command": 'test -n "$DECLSTACK_SERVER_NAME"'}}
+    stack.write(web(image, passing, lifecycle=CREATE_FIRST))
+    planned = stack.ok("plan").stdout
+    assert planned.count("rollout: batch 1 of 2") == 2 and planned.count("batch 2 of 2") == 2
+    assert "server.web-1" not in planned
+    stack.ok("apply", "--yes")
+    final = ids(stack)
+    assert final["web-1"] == after["web-1"] and final["web-2"] == after["web-2"]
+    assert all(final[name] != before[name] for name in untouched)
+    assert "No changes" in stack.ok("plan").stdout
+
+
+def test_bad_rollout_input_is_refused_before_anything_changes(stack: Stack) -> None:
+    stack.write([{"name": "web", "count": 2, "rollout": {"batch": 0}}])
+    result = stack.run("apply", "--yes")
+    assert_exited(result, 1)
+    output = result.stdout + result.stderr
+    assert re.search(
+        rf"{re.escape(str(stack.path))}:\d+:\d+: servers\[0\]\.rollout\.batch: must be 1 or "
+        "more: a batch holds at least one server",
+        output,
+    ), output
+
+    missing = {"health": {"command": "declstack-no-such-check --url http://x/"}}
+    stack.write([{"name": "web", "count": 2, "rollout": missing}])
+    result = stack.run("plan")
+    assert_exited(result, 1)
+    output = result.stdout + result.stderr
+    assert (
+        "servers[0].rollout.health.command: the health command runs 'declstack-no-such-check', "
+        "which is neither a shell builtin nor in PATH on this machine" in output
+    )
+    assert "Traceback" not in output
+    assert stack.servers() == {}
