@@ -292,7 +292,7 @@ def _floating_ip_rows(fip: FloatingIpChange) -> list[str]:
 def _server_group_rows(group: ServerGroupChange, action: Action) -> list[str]:
     before, after = group.before, group.after
     if action is Action.DELETE and before is not None:
-        return [f"members: {len(before.members)} (they stay, outside any group)"]
+        return [f"members: {len(before.members)}"]
     if after is None:
         return []
     rows = [f"name: {_q(after.name)}"]
