@@ -327,6 +327,10 @@ class Reconciler:
         # batch with its servers' floating IPs.
         rolled = [(k, c) for k, c in items if c.batch is not None]
         fips, rolled_fips = _split_floating_ips(fips, {c.name for _, c in rolled})
+        rolled_names = {c.name for _, c in rolled}
+        # Those of rolled servers are attached batch by batch.
+        rolled_vols = [(k, c) for k, c in vols if _attaches_to(c) in rolled_names]
+        vols = [(k, c) for k, c in vols if _attaches_to(c) not in rolled_names]
         servers = self._servers(plan, [(k, c) for k, c in items if c.batch is None])
         results.update(servers)
         # Floating IPs are put on servers once those are ACTIVE.
@@ -337,17 +341,12 @@ class Reconciler:
             if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
         }
         results.update(self._place_floating_ips(fips, up))
-        rolled_out = self._rollouts(plan.stack, rolled, rolled_fips)
+        # Data volumes go on their servers once those are ACTIVE (a rolled server's in
+        # its batch, before the health check).
+        results.update(self._attach_volumes(vols, up))
+        rolled_out = self._rollouts(plan.stack, rolled, rolled_fips, rolled_vols)
         results.update(rolled_out)
         servers.update({k: rolled_out[k] for k, _ in rolled})
-        # Data volumes go on their servers once those are ACTIVE (rolled ones too).
-        attach_to = {
-            c.name: (servers[k].resource_id if k in servers else None)
-            or (c.before.id if c.before else None)
-            for k, c in items
-            if c.action is not Action.DELETE and (k not in servers or servers[k].ok)
-        }
-        results.update(self._attach_volumes(vols, attach_to))
         # Groups and key pairs the spec dropped go last, after the servers.
         results.update(self._groups_last(groups))
         unfinished = {
@@ -516,7 +515,9 @@ class Reconciler:
 
     # --- rolling replacement (`rollout:`) ----------------------------------------------
 
-    def _rollouts(self, stack: str, rolled: list[Keyed], fips: list[Keyed]) -> dict[int, Result]:
+    def _rollouts(
+        self, stack: str, rolled: list[Keyed], fips: list[Keyed], vols: list[Keyed]
+    ) -> dict[int, Result]:
         """Batch 1 of every entry with `rollout:`, then batch 2, and so on. A batch is done
         when its servers are ACTIVE and each passed the entry's health command; then the
         entry pauses. A failed batch stops its entry's rollout: the changes of its later
@@ -534,7 +535,7 @@ class Reconciler:
             wave = [(k, c) for k, c in here if _batch_of(c).entry not in stopped]
             if not wave:
                 continue
-            done, problems = self._wave(stack, wave, fips)
+            done, problems = self._wave(stack, wave, fips, vols)
             results.update(done)
             pause = 0.0
             for entry, members in _by_entry(wave).items():
@@ -569,10 +570,17 @@ class Reconciler:
                 message = f"was left as it is: its rollout did not reach {server}"
                 results[k] = Result(change.address, change.action, False, message)
                 self._report(results[k], k)
+        for k, change in vols:
+            if k not in results:
+                server = f"{Kind.SERVER.value}.{_volume_server(change)}"
+                broken = self._volume_failed.get(k)
+                message = f"was left as it is: its rollout did not reach {server}"
+                results[k] = broken or Result(change.address, change.action, False, message)
+                self._report(results[k], k)
         return results
 
     def _wave(
-        self, stack: str, wave: list[Keyed], fips: list[Keyed]
+        self, stack: str, wave: list[Keyed], fips: list[Keyed], vols: list[Keyed]
     ) -> tuple[dict[int, Result], dict[int, str]]:
         """One batch of each entry in `wave`: its changes carried out as without a rollout,
         then the health command once per server that is up. An entry whose batch has a
@@ -608,6 +616,13 @@ class Reconciler:
             (fk, f) for fk, f in fips if _server_of(f) in names and names[_server_of(f)] in later
         ]
         placed = self._place_floating_ips(first, ids)
+        # Data volumes too (a create-before-destroy one is on the old server till it goes).
+        wave_vols = [(vk, v) for vk, v in vols if _volume_server(v) in names]
+        placed.update(
+            self._attach_volumes(
+                [(vk, v) for vk, v in wave_vols if names[_volume_server(v)] not in later], ids
+            )
+        )
         floating = {
             _server_of(f): placed[fk].addresses[0][1]
             for fk, f in first
@@ -629,7 +644,18 @@ class Reconciler:
                 [(fk, f) for fk, f in moved if names[_server_of(f)] in dict(keep)], ids
             )
         )
+        placed.update(
+            self._attach_volumes(
+                [(vk, v) for vk, v in wave_vols if names[_volume_server(v)] in dict(keep)], ids
+            )
+        )
         results.update(self._undo(stack, undo, created, problems))
+        for vk, v in wave_vols:
+            if vk not in placed:
+                server = f"{Kind.SERVER.value}.{_volume_server(v)}"
+                message = f"was left on the old {server}: its batch failed"
+                placed[vk] = Result(v.address, v.action, False, message)
+                self._report(placed[vk], vk)
         for fk, f in moved:
             if fk not in placed:
                 server = f"{Kind.SERVER.value}.{_server_of(f)}"
@@ -1629,6 +1655,16 @@ def _attached(servers: Mapping[int, str]) -> VolumeJudge:
         return on_it(key, volume)
 
     return judge
+
+
+def _attaches_to(change: Change) -> str | None:
+    """The server name a volume change attaches its volume to, if it does."""
+    return change.volume.server if change.volume and change.volume.attach else None
+
+
+def _volume_server(change: Change) -> str:
+    assert change.volume is not None
+    return change.volume.server
 
 
 def _size(change: Change) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from declstack import ownership
 from declstack.cloud import CloudError, OpenStackCloud, to_observed_volume
 from declstack.engine import make_destroy_plan, make_plan
 from declstack.errors import classify
+from declstack.health import Probe, Verdict
 from declstack.kinds import volume as volume_kind
 from declstack.model import (
     Action,
@@ -24,12 +26,14 @@ from declstack.model import (
     CreateRequest,
     DesiredServer,
     DesiredVolume,
+    HealthCheck,
     Kind,
     Lifecycle,
     NamedResource,
     ObservedServer,
     ObservedVolume,
     Plan,
+    Rollout,
     Spec,
     VolumeRequest,
     frozen_map,
@@ -771,3 +775,69 @@ def test_a_boot_volume_is_a_block_device_mapping_without_image_ref() -> None:
             "volume_type": "fast",
         }
     ]
+
+
+# --- with a rollout: each batch's servers get their volumes before their health check --
+
+
+def rolled(count: int, image: str, cbd: bool = False) -> Spec:
+    check = HealthCheck("true", timeout=30)
+    return spec(
+        *(
+            server(
+                f"db-{n}",
+                image=image,
+                entry="db",
+                volumes=data(1),
+                rollout=Rollout(batch=1, health=check),
+                lifecycle=Lifecycle(create_before_destroy=cbd),
+            )
+            for n in range(1, count + 1)
+        )
+    )
+
+
+class SeesVolumes:
+    """A health runner that notes, for each server it checks, the server its volume is
+    on; it fails the servers named in `sick`."""
+
+    def __init__(self, cloud: FakeCloud, sick: tuple[str, ...] = ()) -> None:
+        self.cloud = cloud
+        self.sick = sick
+        self.seen: dict[str, tuple[str, ...]] = {}
+
+    def __call__(
+        self, command: str, timeout: float, probes: Sequence[Probe], parallelism: int
+    ) -> dict[int, Verdict]:
+        for probe in probes:
+            self.seen[probe.name] = volumes(self.cloud)[f"{probe.name}-data"].attached_to
+        return {p.key: Verdict(p.name not in self.sick, "checked", 0.1) for p in probes}
+
+
+def test_a_rolled_replacement_attaches_each_batch_s_volumes_before_its_health_check() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    apply(cloud, rolled(2, "cirros"))
+    before = {name: v.id for name, v in volumes(cloud).items()}
+    health = SeesVolumes(cloud)
+    plan = plan_of(cloud, rolled(2, "debian-12"))
+    report = Reconciler(cloud, Settings(), clock=Instant().clock(), health=health).apply(plan)
+    assert report.converged, report.failures
+    ids = {s.name: s.id for s in cloud.servers.values()}
+    assert health.seen == {"db-1": (ids["db-1"],), "db-2": (ids["db-2"],)}
+    assert {name: v.id for name, v in volumes(cloud).items()} == before
+
+
+def test_a_failed_batch_leaves_the_later_servers_volumes_where_they_are() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    apply(cloud, rolled(2, "cirros", cbd=True))
+    old = {s.name: s.id for s in cloud.servers.values()}
+    health = SeesVolumes(cloud, sick=("db-1",))
+    plan = plan_of(cloud, rolled(2, "debian-12", cbd=True))
+    report = Reconciler(cloud, Settings(), clock=Instant().clock(), health=health).apply(plan)
+    failures = {r.address: r.message for r in report.failures}
+    assert failures["volume.db-1-data"] == "was left on the old server.db-1: its batch failed"
+    assert failures["volume.db-2-data"] == (
+        "was left as it is: its rollout did not reach server.db-2"
+    )
+    on = {name: v.attached_to for name, v in volumes(cloud).items()}
+    assert on == {"db-1-data": (old["db-1"],), "db-2-data": (old["db-2"],)}
