@@ -57,10 +57,16 @@ class CloudError(UserError):
     """A cloud request failed for good (after retries where retrying was safe)."""
 
     def __init__(
-        self, action: str, message: str, status: int | None = None, *, timed_out: bool = False
+        self,
+        action: str,
+        message: str,
+        status: int | None = None,
+        *,
+        timed_out: bool = False,
+        hint: str | None = None,
     ):
         detail = f"{action}: {message}" + (f" (HTTP {status})" if status else "")
-        hint = TIMEOUT_HINT if timed_out else _hint(status)
+        hint = hint or (TIMEOUT_HINT if timed_out else _hint(status))
         super().__init__(detail, hint=hint)
         self.status = status
 
@@ -77,8 +83,6 @@ def _hint(status: int | None) -> str | None:
         403: "forbidden or over quota; check the project's limits (openstack limits show)",
         404: "the resource does not exist (any more)",
         409: "the server is in a state that does not allow this right now; retry later",
-        413: "over the project's quota: free what it holds, or ask for a larger quota "
-        "(openstack quota show)",
         429: "the cloud is rate limiting; lower --parallelism",
     }.get(status or 0)
 
@@ -938,7 +942,8 @@ class OpenStackCloud:
                 query,
             )
         except CloudError as exc:
-            if exc.status is None and "endpoint" in exc.message.lower():
+            said = exc.message.lower()
+            if exc.status is None and ("endpoint" in said or "service catalog" in said):
                 return []
             raise
         volumes = [to_observed_volume(item) for item in found]
@@ -995,7 +1000,10 @@ class OpenStackCloud:
         except CloudError as exc:
             if exc.status == 413:
                 raise CloudError(
-                    action, f"over the project's volume quota: {_after_action(exc)}", 413
+                    action,
+                    f"over the project's volume quota: {_after_action(exc)}",
+                    413,
+                    hint=VOLUME_QUOTA_HINT,
                 ) from None
             raise
 
@@ -1268,6 +1276,10 @@ def to_observed_server_group(group: dict[str, Any]) -> ObservedServerGroup:
     )
 
 
+VOLUME_QUOTA_HINT = (
+    "delete volumes the project no longer needs, or ask for a larger volume or gigabytes "
+    "quota (openstack quota show; openstack limits show --absolute)"
+)
 #: Cinder's microversion that extends an attached (in-use) volume.
 EXTEND_MICROVERSION = "3.42"
 

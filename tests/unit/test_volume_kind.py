@@ -841,3 +841,18 @@ def test_a_failed_batch_leaves_the_later_servers_volumes_where_they_are() -> Non
     )
     on = {name: v.attached_to for name, v in volumes(cloud).items()}
     assert on == {"db-1-data": (old["db-1"],), "db-2-data": (old["db-2"],)}
+
+
+def test_a_cloud_without_block_storage_has_no_volumes_to_plan() -> None:
+    from openstack import exceptions
+    from openstack.service_description import _ServiceDisabledProxyShim
+
+    shim = _ServiceDisabledProxyShim(
+        "block-storage",
+        "The service is not present in the service catalog: Could not find requested "
+        "endpoint in Service Catalog.",
+    )
+    with pytest.raises(exceptions.ServiceDisabledException):
+        shim.get  # noqa: B018 - what openstacksdk hands out for a service it lacks
+    cloud = OpenStackCloud(type("C", (), {"compute": None, "block_storage": shim})())
+    assert cloud.list_stack_volumes("demo") == []
