@@ -208,7 +208,7 @@ def _rollout_lines(plan: Plan) -> list[str]:
                 f" and has passed the health command {_q(rollout.health.command)} (within "
                 f"{rollout.health.timeout:g}s)"
             )
-        pause = f", then a {rollout.pause:g}s pause" if rollout.pause else ""
+        pause = f", then a {rollout.pause:g}s pause" if rollout.pause and batches[entry] > 1 else ""
         lines.append(
             f"{_q(entry)}: {len(changes)} server(s) in {batches[entry]} batch(es), "
             f"{rollout.describe()}; a batch starts once every server of the one before is "

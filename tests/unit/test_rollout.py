@@ -25,6 +25,7 @@ from declstack.model import (
     Lifecycle,
     ObservedServer,
     Plan,
+    PlanOptions,
     Rollout,
     Spec,
 )
@@ -258,6 +259,20 @@ def test_the_plan_shows_the_batches_in_text_json_and_markdown() -> None:
     }
     assert "| delete-then-create (batch 2/2) | `server.web-3`" in render_markdown(plan)
     json.dumps(data)
+
+
+def test_a_targeted_plan_batches_only_what_it_targets() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    rollout = Rollout(batch=2, pause=10)
+    apply(cloud, spec(*entry(6, rollout)))
+    plan = make_plan(
+        spec(*entry(6, rollout, image="debian-12")),
+        cloud,
+        options=PlanOptions(targets=("web-5", "web-6")),
+    )
+    assert batches(plan) == {"web-5": 1, "web-6": 1}
+    assert '"web": 2 server(s) in 1 batch(es), 2 at a time; a batch starts' in render_text(plan)
+    assert "pause" not in render_text(plan), "one batch: no pause to speak of"
 
 
 def test_a_percentage_is_shown_as_written() -> None:
