@@ -856,3 +856,21 @@ def test_a_cloud_without_block_storage_has_no_volumes_to_plan() -> None:
         shim.get  # noqa: B018 - what openstacksdk hands out for a service it lacks
     cloud = OpenStackCloud(type("C", (), {"compute": None, "block_storage": shim})())
     assert cloud.list_stack_volumes("demo") == []
+
+
+def test_a_volume_another_run_left_creating_is_waited_for_then_attached() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    apply(cloud, spec(server("db")))
+    cloud.volume_polls = 3
+    left = cloud.create_volume("demo", DesiredVolume("db", "data", 1))  # its run was killed
+    plan = plan_of(cloud, spec(server("db", volumes=data(1))))
+    (change,) = volume_changes(plan)
+    assert (change.action, change.reason) == (
+        Action.WAIT,
+        "in status creating; waiting for it, then attached to server.db",
+    )
+    lines = apply(cloud, spec(server("db", volumes=data(1))))
+    assert "volume.db-data has been waited for and attached to server.db" in lines
+    assert volumes(cloud)["db-data"].id == left
+    assert volumes(cloud)["db-data"].attached_to == (server_id(cloud, "db"),)
+    assert cloud.calls.count(f"attach volume {left} {server_id(cloud, 'db')}") == 1
