@@ -570,6 +570,9 @@ class ServerPatch:
     power: str | None = None
     #: Confirm a resize an interrupted apply left in VERIFY_RESIZE on the spec's flavor.
     confirm_resize: bool = False
+    #: Run the rollout's health command on the server again (its last one failed), and
+    #: take the mark of that failure off once it passes.
+    recheck_health: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -584,6 +587,7 @@ class ServerPatch:
             or self.rebuild_with is not None
             or self.power is not None
             or self.confirm_resize
+            or self.recheck_health
         )
 
     @property

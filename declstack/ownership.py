@@ -31,6 +31,9 @@ FINGERPRINT_KEY = "declstack:fingerprint"
 MANAGED_METADATA_KEY = "declstack:managed-metadata"
 MANAGED_TAGS_KEY = "declstack:managed-tags"
 PREVENT_DESTROY_KEY = "declstack:prevent-destroy"
+#: Set by a rollout on a server that failed its health check and stays (no old server
+#: to go back to); its value says how it failed. The next plan checks it again first.
+HEALTH_KEY = "declstack:health-failed"
 FINGERPRINT_VERSION = "v1"
 
 #: The attributes hashed into the fingerprint, in its stored order. Never

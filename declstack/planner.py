@@ -282,6 +282,7 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         if name in lifecycle.ignore_changes
     ]
     patch, details = _patch_for(desired, server, in_place, ignored)
+    patch = _health_mark(desired, server, patch, details)
     names = tuple(dict.fromkeys(name for name, _ in ignored))
     said = [f"ignored by lifecycle.ignore_changes: {'; '.join(t for _, t in ignored)}"]
     said = said if ignored else []
@@ -290,6 +291,25 @@ def _change_for(desired: DesiredServer, server: ObservedServer) -> Change:
         return dataclasses.replace(noop, ignored=names)
     update = change(Action.UPDATE, "; ".join([*details, *said]), patch)
     return dataclasses.replace(update, ignored=names)
+
+
+def _health_mark(
+    desired: DesiredServer, server: ObservedServer, patch: ServerPatch, details: list[str]
+) -> ServerPatch:
+    """A server whose last health check failed (the mark a rollout left on it) is
+    checked again, first, before its entry's rollout goes on; with no health check to
+    run any more, the mark is only taken off."""
+    failed = server.metadata.get(ownership.HEALTH_KEY)
+    if failed is None:
+        return patch
+    health = desired.rollout.health if desired.rollout is not None else None
+    if health is not None and desired.state == STATE_ACTIVE:
+        details.append(f"its last health check failed ({failed}): checked again, first")
+        return dataclasses.replace(patch, recheck_health=True)
+    details.append("no health check to pass any more: the mark of a failed one is taken off")
+    return dataclasses.replace(
+        patch, delete_metadata=(*patch.delete_metadata, ownership.HEALTH_KEY)
+    )
 
 
 def _resize_left(desired: DesiredServer, server: ObservedServer) -> Change:

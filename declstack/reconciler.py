@@ -36,7 +36,9 @@ from declstack.model import (
     ObservedVolume,
     Plan,
     ServerPatch,
+    frozen_map,
 )
+from declstack.ownership import HEALTH_KEY, MAX_METADATA_VALUE
 from declstack.port import CloudPort
 from declstack.waiting import SYSTEM_CLOCK, Clock, Outcome, State, wait_all
 
@@ -650,6 +652,7 @@ class Reconciler:
             )
         )
         results.update(self._undo(stack, undo, created, problems))
+        results.update(self._mark_health(wave, results, verdicts, {k for k, _ in undo}))
         for vk, v in wave_vols:
             if vk not in placed:
                 server = f"{Kind.SERVER.value}.{_volume_server(v)}"
@@ -664,9 +667,49 @@ class Reconciler:
                 self._report(placed[fk], fk)
         self._holding -= keys
         for k, change in wave:
+            if change.patch is not None and _rechecks_only(change.patch) and results[k].ok:
+                results[k] = replace(results[k], message="has been checked again")
             results[k] = _judged(results[k], _batch_of(change), verdicts.get(k))
             self._report(results[k], k)
         return {**results, **placed}, problems
+
+    def _mark_health(
+        self,
+        wave: list[Keyed],
+        results: Mapping[int, Result],
+        verdicts: Mapping[int, Verdict],
+        undone: Collection[int],
+    ) -> dict[int, Result]:
+        """Record a failed health check on a server that stays (nothing to go back to),
+        so the next plan checks it again before its rollout goes on; take the record off a
+        server that passed. Returns the results that say so."""
+        marks: dict[int, ServerPatch] = {}
+        for k, change in wave:
+            verdict = verdicts.get(k)
+            if verdict is None or k in undone or results[k].resource_id is None:
+                continue
+            if not verdict.healthy:
+                # How it failed, not what the command printed (that may hold anything).
+                failed = verdict.detail.split(": ", 1)[0][:MAX_METADATA_VALUE]
+                marks[k] = ServerPatch(set_metadata=frozen_map({HEALTH_KEY: failed}))
+            elif change.patch is not None and change.patch.recheck_health:
+                marks[k] = ServerPatch(delete_metadata=(HEALTH_KEY,))
+
+        def mark(key: int, change: Change) -> Result:
+            server_id = results[key].resource_id
+            assert server_id is not None
+            self._cloud.update_server(server_id, marks[key])
+            return results[key]
+
+        done = self._parallel([(k, c) for k, c in wave if k in marks], mark, "")
+        noted: dict[int, Result] = {}
+        for k, outcome in done.items():
+            if not outcome.ok:
+                what = "recording" if marks[k].set_metadata else "taking off the record of"
+                said = f"{what} the failed health check: {outcome.message}"
+                message = f"{results[k].message} ({said})"
+                noted[k] = replace(results[k], message=message)
+        return noted
 
     def _check_health(
         self, wave: list[Keyed], up: Mapping[int, Result], floating: Mapping[str, str]
@@ -1705,8 +1748,18 @@ def _attached_words(change: Change) -> str:
 def _writes(patch: ServerPatch) -> bool:
     """The patch sets metadata, tags, description or groups (not only server actions)."""
     return not dataclasses.replace(
-        patch, resize_to=None, rebuild_with=None, power=None, confirm_resize=False
+        patch,
+        resize_to=None,
+        rebuild_with=None,
+        power=None,
+        confirm_resize=False,
+        recheck_health=False,
     ).is_empty
+
+
+def _rechecks_only(patch: ServerPatch) -> bool:
+    """The update only asks the health check again."""
+    return patch.recheck_health and dataclasses.replace(patch, recheck_health=False).is_empty
 
 
 def _listed(words: list[str]) -> str:

@@ -380,6 +380,9 @@ def _patch_rows(patch: ServerPatch, before: ObservedServer) -> list[str]:
         )
     if patch.power is not None:
         rows.append(f"state: {before.status} -> {_POWERED[patch.power]}   # {patch.power}")
+    if patch.recheck_health:
+        failed = before.metadata.get(ownership.HEALTH_KEY, "")
+        rows.append(f"health: the last check failed ({failed})   # checked again, first")
     return rows
 
 
@@ -708,6 +711,7 @@ def _change_dict(change: Change) -> dict[str, Any]:
             "rebuild_image_id": patch.rebuild_image_id,
             "power": patch.power,
             "confirm_resize": patch.confirm_resize,
+            "recheck_health": patch.recheck_health,
         },
         "resolved": None
         if create is None

@@ -1,6 +1,7 @@
 """Rolling replacement: which batch each rolled change of a plan goes in (pure).
 
 An entry with `rollout:` has its servers' replacements, resizes and rebuilds
+(and the health checks asked again of servers whose last one failed, first)
 split into batches of `rollout.size(servers of the entry)`, in the spec's order
 of the servers; the plan carries the batch on each change (`Change.batch`), and
 the reconciler runs batch 1 of every entry, then batch 2, and so on, each one
@@ -29,8 +30,12 @@ def rolls(change: Change) -> bool:
     return (
         change.action is Action.UPDATE
         and patch is not None
-        and (patch.resize_to is not None or patch.rebuild_with is not None)
+        and (patch.resize_to is not None or patch.rebuild_with is not None or patch.recheck_health)
     )
+
+
+def _rechecks(change: Change) -> bool:
+    return change.patch is not None and change.patch.recheck_health
 
 
 def batched(plan: Plan, spec: Spec) -> Plan:
@@ -51,8 +56,17 @@ def batched(plan: Plan, spec: Spec) -> Plan:
         first = changes[indexes[0]].after
         assert first is not None and first.rollout is not None
         size = first.rollout.size(sizes[entry])
-        total = -(-len(indexes) // size)
-        for position, index in enumerate(indexes):
-            batch = Batch(entry, position // size + 1, total)
-            changes[index] = dataclasses.replace(changes[index], batch=batch)
+        # Servers whose last health check failed are checked again in batches of their
+        # own, first: nothing else of the entry changes before they pass.
+        again = [i for i in indexes if _rechecks(changes[i])]
+        rest = [i for i in indexes if not _rechecks(changes[i])]
+        groups = [*_chunks(again, size), *_chunks(rest, size)]
+        for number, group in enumerate(groups, 1):
+            for index in group:
+                batch = Batch(entry, number, len(groups))
+                changes[index] = dataclasses.replace(changes[index], batch=batch)
     return dataclasses.replace(plan, changes=tuple(changes))
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -29,6 +29,7 @@ from declstack.model import (
     Rollout,
     Spec,
 )
+from declstack.ownership import HEALTH_KEY
 from declstack.reconciler import ApplyInterrupted, ApplyReport, Event, Reconciler, Settings
 from declstack.render import plan_to_dict, render_markdown, render_text
 from declstack.spec import SpecError, parse_spec
@@ -368,10 +369,58 @@ def test_a_failed_health_check_stops_the_rollout_and_says_where() -> None:
     ) in [e.message for e in events if e.milestone and not e.ok]
     assert f"delete {before['web-5']}" not in cloud.calls
 
-    # The next apply goes on from there: only the servers left untouched are rolled.
-    plan, report = apply(cloud, spec(*entry(6, rollout, "debian-12")))
+    # web-3 stays (there is no old server to go back to), marked with how it failed.
+    marks = {s.name: s.metadata.get(HEALTH_KEY) for s in cloud.servers.values()}
+    assert marks == {f"web-{n}": "exit status 1" if n == 3 else None for n in range(1, 7)}
+
+    # The next apply goes on from there: web-3 is checked again, alone and first; still
+    # failing, the rollout stops before anything else changes.
+    plan = make_plan(spec(*entry(6, rollout, "debian-12")), cloud)
+    rolled = {c.name: (c.action, c.batch.number, c.batch.of) for c in plan.changes if c.batch}
+    assert rolled == {
+        "web-3": (Action.UPDATE, 1, 2),
+        "web-5": (Action.DELETE_THEN_CREATE, 2, 2),
+        "web-6": (Action.DELETE_THEN_CREATE, 2, 2),
+    }
+    web3 = next(c for c in plan.changes if c.name == "web-3")
+    assert "its last health check failed (exit status 1): checked again, first" in web3.reason
+    assert "health: the last check failed (exit status 1)   # checked again, first" in (
+        render_text(plan)
+    )
+    assert plan_to_dict(plan)["changes"][2]["patch"]["recheck_health"] is True
+    still = ids(cloud)
+    _, report = apply(cloud, spec(*entry(6, rollout, "debian-12")), Health(["web-3"]))
+    assert ids(cloud) == still
+    outcome = {r.address: r.message for r in report.results}
+    assert outcome["server.web-3"] == (
+        "has been checked again, but its health check failed (exit status 1); rollout batch 1 of 2"
+    )
+    assert outcome["server.web-5"].startswith("was left untouched")
+
+    # Healthy now: the mark comes off, and the rest is rolled.
+    _, report = apply(cloud, spec(*entry(6, rollout, "debian-12")))
     assert report.converged
-    assert {c.name: c.batch.number for c in plan.changes if c.batch} == {"web-5": 1, "web-6": 1}
+    assert all(HEALTH_KEY not in s.metadata for s in cloud.servers.values())
+    assert all(ids(cloud)[n] != still[n] for n in ("web-5", "web-6"))
+    assert not make_plan(spec(*entry(6, rollout, "debian-12")), cloud).has_changes
+
+
+def test_the_mark_of_a_failed_check_comes_off_when_no_check_is_asked_any_more() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    apply(cloud, spec(*entry(2, Rollout(batch=1))))
+    rollout = Rollout(batch=1, health=HealthCheck("check"))
+    apply(cloud, spec(*entry(2, rollout, "debian-12")), Health(["web-1"]))
+    marks = {s.name: s.metadata.get(HEALTH_KEY) for s in cloud.servers.values()}
+    assert marks == {"web-1": "exit status 1", "web-2": None}
+
+    plan, report = apply(cloud, spec(*entry(2, Rollout(batch=1), "debian-12")))
+    (web1, web2) = plan.changes
+    assert (web1.action, web1.batch) == (Action.UPDATE, None)
+    assert web1.patch is not None and web1.patch.delete_metadata == (HEALTH_KEY,)
+    assert "no health check to pass any more: the mark of a failed one is taken off" in web1.reason
+    assert web2.batch is not None and web2.batch.number == 1
+    assert report.converged
+    assert all(HEALTH_KEY not in s.metadata for s in cloud.servers.values())
 
 
 def test_create_before_destroy_undoes_a_failed_batch_and_keeps_its_old_servers() -> None:
@@ -387,6 +436,7 @@ def test_create_before_destroy_undoes_a_failed_batch_and_keeps_its_old_servers()
 
     after = ids(cloud)
     assert len(cloud.servers) == 6
+    assert all(HEALTH_KEY not in s.metadata for s in cloud.servers.values()), "nothing stays"
     assert sorted(n for n in before if after[n] != before[n]) == ["web-1", "web-2"]
     assert min(cloud.in_service) == 6
     outcome = {r.address: r for r in report.results}
