@@ -182,6 +182,46 @@ def test_a_health_command_failing_on_the_second_batch_stops_the_rollout(stack: S
     assert "No changes" in stack.ok("plan").stdout
 
 
+def test_a_server_that_failed_its_check_is_checked_again_before_the_rollout_goes_on(
+    stack: Stack,
+) -> None:
+    """Delete-then-create: the failed server cannot go back, so it stays, marked; the next
+    apply checks it again before it touches any other server."""
+    failing = {"batch": 1, "health": {"command": 'test "$DECLSTACK_SERVER_NAME" != web-2'}}
+    stack.write([{"name": "web", "count": 4, "rollout": failing}])
+    stack.ok("apply", "--yes")
+    before = ids(stack)
+
+    image = other_image(stack.target)
+    stack.write([{"name": "web", "count": 4, "image": image, "rollout": failing}])
+    assert_exited(stack.run("apply", "--yes"), 1)
+    after = ids(stack)
+    assert sorted(n for n in before if after[n] != before[n]) == ["web-1", "web-2"]
+    marks = {
+        n: (s.metadata or {}).get("declstack:health-failed") for n, s in stack.servers().items()
+    }
+    assert marks == {"web-1": None, "web-2": "exit status 1", "web-3": None, "web-4": None}
+
+    # Still failing: the rollout stops at web-2's new check, before web-3 is touched.
+    planned = stack.ok("plan").stdout
+    assert "health: the last check failed (exit status 1)   # checked again, first" in planned
+    result = stack.run("apply", "--yes")
+    assert_exited(result, 1)
+    assert 'rollout of "web" stopped at batch 1 of 3: server.web-2 failed its health check' in (
+        result.stdout
+    )
+    assert ids(stack) == after
+
+    passing = {"batch": 1, "health": {"command": "true"}}
+    stack.write([{"name": "web", "count": 4, "image": image, "rollout": passing}])
+    stack.ok("apply", "--yes")
+    final = ids(stack)
+    assert final["web-2"] == after["web-2"], "checked again, not replaced"
+    assert all(final[n] != before[n] for n in before)
+    assert all("declstack:health-failed" not in (s.metadata or {}) for s in stack.live())
+    assert "No changes" in stack.ok("plan").stdout
+
+
 def test_bad_rollout_input_is_refused_before_anything_changes(stack: Stack) -> None:
     stack.write([{"name": "web", "count": 2, "rollout": {"batch": 0}}])
     result = stack.run("apply", "--yes")
