@@ -30,8 +30,8 @@ from declstack.port import CloudPort
 def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOptions()) -> Plan:
     """Observe the stack's servers (and same-named strangers), security groups, key pairs,
     floating IPs and server groups (one list each), plan every kind, keep what
-    `options.targets` name, resolve references, and refuse more deletions than the limit
-    allows."""
+    `options.targets` name, resolve references, put the rolled changes in their batches,
+    and refuse more deletions than the limit allows."""
     observed = cloud.list_stack_servers(spec.stack)
     # Same-named strangers matter only for servers about to be created: a converged
     # plan skips that listing of the whole project.

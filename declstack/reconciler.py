@@ -4,9 +4,10 @@ Order: in-place updates; deletes (servers removed from the spec, duplicates,
 and the old half of a destroy-before-create replacement), waited until gone;
 creates (new servers and the new half of every replacement, plus servers a
 previous run left in BUILD), waited until ACTIVE; finally the old half of
-create-before-destroy replacements, once their successor is ACTIVE. Requests
-go out with bounded parallelism; waiting is batched, one list call per round
-for the whole stack.
+create-before-destroy replacements, once their successor is ACTIVE. Then the
+changes the plan put in rollout batches (`Change.batch`), the same way batch
+by batch, each batch healthy before the next. Requests go out with bounded
+parallelism; waiting is batched, one list call per round for the whole stack.
 """
 
 from __future__ import annotations
