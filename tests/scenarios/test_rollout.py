@@ -9,9 +9,14 @@ and the next apply goes on from there; bad input changes nothing.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,16 +27,20 @@ import openstack
 import pytest
 import yaml
 
-from tests.scenarios.conftest import Stack, assert_exited
+from tests.scenarios.conftest import Stack, Target, assert_exited
 from tests.scenarios.test_in_place import other_image
 
 CREATE_FIRST = {"create_before_destroy": True}
 
 
 @pytest.fixture(autouse=True)
-def without_rollout_on_teardown(stack: Stack) -> Iterator[None]:
-    """Drop `rollout` from the spec the test leaves, so the stack fixture's destroy
+def without_rollout_on_teardown(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Drop `rollout` from the spec a test of the `stack` fixture leaves, so its destroy
     reads a valid spec even after a bad-input test."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack: Stack = request.getfixturevalue("stack")
     yield
     if stack.path.exists():
         doc = yaml.safe_load(stack.path.read_text())
@@ -220,6 +229,69 @@ def test_a_server_that_failed_its_check_is_checked_again_before_the_rollout_goes
     assert all(final[n] != before[n] for n in before)
     assert all("declstack:health-failed" not in (s.metadata or {}) for s in stack.live())
     assert "No changes" in stack.ok("plan").stdout
+
+
+@pytest.mark.integration
+def test_sigterm_during_a_health_check_stops_it_and_says_what_was_not_requested(
+    local_target: Target, tmp_path: Path
+) -> None:
+    """declstack as CI runs it (a process of its own), stopped by SIGTERM while a health
+    command runs: the command and what it started are stopped, apply exits 143 and says
+    which changes were requested and which (the later batches) were not."""
+    stack = Stack(local_target, f"t-{uuid.uuid4().hex[:8]}", tmp_path / "spec.yaml")
+    pid_file = tmp_path / "health.pid"
+    # `$$$$` in a spec is the shell's `$$` (the spec reads `$$` as one `$`).
+    slow = {"batch": 1, "health": {"command": f"echo $$$$ > {pid_file}; exec sleep 120"}}
+    stack.write([{"name": "web", "count": 3}])
+    stack.ok("apply", "--yes")
+    before = ids(stack)
+    stack.write([{"name": "web", "count": 3, "image": "debian-12", "rollout": slow}])
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
+        **local_target.env(),
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "declstack", "apply", str(stack.path), "--yes"]
+    proc = subprocess.Popen(
+        [*command, "--cloud", local_target.cloud],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the health command never started"
+            time.sleep(0.05)
+        health_pid = int(pid_file.read_text())
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, out + err
+    assert "error: interrupted by SIGTERM" in err
+    assert "requested: 1 (server.web-1 (delete-then-create))" in err
+    assert (
+        "not requested (cancelled): 2 (server.web-2 (delete-then-create), "
+        "server.web-3 (delete-then-create))"
+    ) in err
+    assert "Traceback" not in out + err
+    assert not Path(f"/proc/{health_pid}").exists() or (
+        Path(f"/proc/{health_pid}/stat").read_text().split()[2] == "Z"
+    ), "the health command is stopped with declstack"
+    after = ids(stack)
+    assert after["web-1"] != before["web-1"]
+    assert (after["web-2"], after["web-3"]) == (before["web-2"], before["web-3"])
+
+    stack.write([{"name": "web", "count": 3, "image": "debian-12", "rollout": {"batch": 1}}])
+    stack.ok("apply", "--yes")
+    stack.write([{"name": "web", "count": 3, "image": "debian-12"}])
+    stack.ok("destroy", "--yes")
 
 
 def test_bad_rollout_input_is_refused_before_anything_changes(stack: Stack) -> None:
