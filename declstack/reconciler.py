@@ -653,7 +653,7 @@ class Reconciler:
             )
         )
         results.update(self._undo(stack, undo, created, problems))
-        results.update(self._mark_health(wave, results, verdicts, {k for k, _ in undo}))
+        notes = self._mark_health(wave, results, verdicts, {k for k, _ in undo})
         for vk, v in wave_vols:
             if vk not in placed:
                 server = f"{Kind.SERVER.value}.{_volume_server(v)}"
@@ -671,6 +671,8 @@ class Reconciler:
             if change.patch is not None and _rechecks_only(change.patch) and results[k].ok:
                 results[k] = replace(results[k], message="has been checked again")
             results[k] = _judged(results[k], _batch_of(change), verdicts.get(k))
+            if k in notes:
+                results[k] = replace(results[k], message=f"{results[k].message}; {notes[k]}")
             self._report(results[k], k)
         return {**results, **placed}, problems
 
@@ -680,10 +682,10 @@ class Reconciler:
         results: Mapping[int, Result],
         verdicts: Mapping[int, Verdict],
         undone: Collection[int],
-    ) -> dict[int, Result]:
+    ) -> dict[int, str]:
         """Record a failed health check on a server that stays (nothing to go back to),
         so the next plan checks it again before its rollout goes on; take the record off a
-        server that passed. Returns the results that say so."""
+        server that passed. Returns what went wrong doing so, per change."""
         marks: dict[int, ServerPatch] = {}
         for k, change in wave:
             verdict = verdicts.get(k)
@@ -703,14 +705,12 @@ class Reconciler:
             return results[key]
 
         done = self._parallel([(k, c) for k, c in wave if k in marks], mark, "")
-        noted: dict[int, Result] = {}
-        for k, outcome in done.items():
-            if not outcome.ok:
-                what = "recording" if marks[k].set_metadata else "taking off the record of"
-                said = f"{what} the failed health check: {outcome.message}"
-                message = f"{results[k].message} ({said})"
-                noted[k] = replace(results[k], message=message)
-        return noted
+        return {
+            k: f"{'recording' if marks[k].set_metadata else 'taking off the record of'} the "
+            f"failed health check on the server failed: {outcome.message}"
+            for k, outcome in done.items()
+            if not outcome.ok
+        }
 
     def _check_health(
         self, wave: list[Keyed], up: Mapping[int, Result], floating: Mapping[str, str]

@@ -21,6 +21,7 @@ from declstack.health import Probe, Verdict
 from declstack.model import (
     Action,
     DesiredServer,
+    FloatingIpRequest,
     HealthCheck,
     Lifecycle,
     ObservedServer,
@@ -33,7 +34,7 @@ from declstack.ownership import HEALTH_KEY
 from declstack.reconciler import ApplyInterrupted, ApplyReport, Event, Reconciler, Settings
 from declstack.render import plan_to_dict, render_markdown, render_text
 from declstack.spec import SpecError, parse_spec
-from tests.fakes import FakeCloud
+from tests.fakes import FakeCloud, FakeCloudError
 from tests.unit.test_reconciler import CATALOG, Instant
 
 CHECK = HealthCheck('test "$DECLSTACK_SERVER_NAME" != web-3', timeout=30)
@@ -663,3 +664,77 @@ def test_health_commands_the_shell_can_run_are_accepted(command: str, tmp_path: 
         f"servers:\n  - {{name: web, rollout: {{health: {{command: {quoted}}}}}}}\n", tmp_path
     )
     assert spec.servers[0].rollout == Rollout(health=HealthCheck(command))
+
+
+class Logged(Health):
+    """A health runner that also writes into the fake cloud's call log, to see the order."""
+
+    def __init__(self, cloud: FakeCloud, sick: Sequence[str] = ()) -> None:
+        super().__init__(sick)
+        self.cloud = cloud
+        self.addresses: dict[str, str] = {}
+
+    def __call__(
+        self, command: str, timeout: float, probes: Sequence[Probe], parallelism: int
+    ) -> dict[int, Verdict]:
+        for probe in probes:
+            self.cloud.calls.append(f"health {probe.name}")
+            self.addresses[probe.name] = probe.address
+        return super().__call__(command, timeout, probes, parallelism)
+
+
+def test_a_replaced_server_is_checked_at_its_floating_ip_which_moves_first() -> None:
+    cloud = FakeCloud(catalog=CATALOG)
+    rollout = Rollout(batch=1, health=CHECK)
+    apply(cloud, spec(*entry(2, rollout, floating_ip=FloatingIpRequest())))
+    ips = {f.address for f in cloud.fips.values()}
+    health = Logged(cloud)
+    cloud.calls.clear()
+    _, report = apply(
+        cloud, spec(*entry(2, rollout, "debian-12", floating_ip=FloatingIpRequest())), health
+    )
+    assert report.converged
+    assert set(health.addresses.values()) == ips
+    web1 = next(f for f in cloud.fips.values() if f.tags[-1].endswith("web-1"))
+    assert cloud.calls.index(f"associate {web1.id}") < cloud.calls.index("health web-1")
+
+
+def test_with_create_before_destroy_the_floating_ip_moves_once_the_batch_is_healthy() -> None:
+    cbd = Lifecycle(create_before_destroy=True)
+    cloud = FakeCloud(catalog=CATALOG)
+    rollout = Rollout(batch=1, health=CHECK)
+    apply(cloud, spec(*entry(2, rollout, lifecycle=cbd, floating_ip=FloatingIpRequest())))
+    old = ids(cloud)
+    health = Logged(cloud)
+    cloud.calls.clear()
+    _, report = apply(
+        cloud,
+        spec(*entry(2, rollout, "debian-12", lifecycle=cbd, floating_ip=FloatingIpRequest())),
+        health,
+    )
+    assert report.converged
+    assert health.addresses == {"web-1": "", "web-2": ""}, "the fake's servers have no fixed IP"
+    web1 = next(f for f in cloud.fips.values() if f.tags[-1].endswith("web-1"))
+    calls = cloud.calls
+    assert calls.index("health web-1") < calls.index(f"delete {old['web-1']}")
+    assert calls.index(f"delete {old['web-1']}") < calls.index(f"associate {web1.id}")
+    assert calls.index(f"associate {web1.id}") < calls.index("create web-2")
+
+
+def test_a_failed_record_of_a_failed_check_is_said() -> None:
+    class Refusing(FakeCloud):
+        def update_server(self, server_id: str, patch: Any) -> None:
+            if HEALTH_KEY in patch.set_metadata:
+                raise FakeCloudError("503 metadata service unavailable")
+            super().update_server(server_id, patch)
+
+    cloud = Refusing(catalog=CATALOG)
+    apply(cloud, spec(*entry(1, Rollout())))
+    _, report = apply(cloud, spec(*entry(1, Rollout(health=CHECK), "debian-12")), Health(["web-1"]))
+    (result,) = report.results
+    assert not result.ok
+    assert result.message.endswith(
+        "but its health check failed (exit status 1); rollout batch 1 of 1; recording the "
+        "failed health check on the server failed: FakeCloudError: 503 metadata service "
+        "unavailable"
+    )
