@@ -586,10 +586,12 @@ class Reconciler:
         self, stack: str, wave: list[Keyed], fips: list[Keyed], vols: list[Keyed]
     ) -> tuple[dict[int, Result], dict[int, str]]:
         """One batch of each entry in `wave`: its changes carried out as without a rollout,
-        then the health command once per server that is up. An entry whose batch has a
-        server that is not up or not healthy fails; its create-before-destroy
-        replacements are undone (new servers deleted, old ones kept). Returns the results
-        (floating IPs too) and, per failed change, why."""
+        its servers' floating IPs and data volumes put on them, then the health command
+        once per server that is up. An entry whose batch has a server that is not up or
+        not healthy fails; its create-before-destroy replacements are undone (new servers
+        deleted, old ones kept with their floating IPs and volumes), and a server that
+        failed its check and stays is marked so. Returns the results (floating IPs and
+        volumes too) and, per failed change, why."""
         keys = {k for k, _ in wave}
         for entry, members in _by_entry(wave).items():
             batch = _batch_of(members[0][1])
@@ -652,7 +654,8 @@ class Reconciler:
                 [(vk, v) for vk, v in wave_vols if names[_volume_server(v)] in dict(keep)], ids
             )
         )
-        results.update(self._undo(stack, undo, created, problems))
+        batches = {k: {j for j, _ in m} for m in _by_entry(wave).values() for k, _ in m}
+        results.update(self._undo(stack, undo, created, problems, batches))
         notes = self._mark_health(wave, results, verdicts, {k for k, _ in undo})
         for vk, v in wave_vols:
             if vk not in placed:
@@ -746,9 +749,10 @@ class Reconciler:
         undo: list[Keyed],
         created: Mapping[int, Result],
         problems: Mapping[int, str],
+        entries: Mapping[int, Collection[int]],
     ) -> dict[int, Result]:
         """A failed batch's create-before-destroy replacements: delete the new servers,
-        keep the old ones."""
+        keep the old ones. `entries`: per change, the changes of its entry's batch."""
         gone = self._request_and_wait(
             stack,
             undo,
@@ -760,10 +764,10 @@ class Reconciler:
             done=lambda action, seconds: "gone",
         )
         results: dict[int, Result] = {}
-        others = "; ".join(problems.values())
         for k, change in undo:
             new = created[k].resource_id
             own = problems.get(k, "").removeprefix(f"{change.address} ")
+            others = "; ".join(problems[j] for j in problems if j in entries[k])
             why = f"the new server {own}" if own else f"its batch failed ({others})"
             if gone[k].ok:
                 message = f"not replaced: {why}; the new server was deleted, the old one kept"

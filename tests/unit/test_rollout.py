@@ -738,3 +738,25 @@ def test_a_failed_record_of_a_failed_check_is_said() -> None:
         "failed health check on the server failed: FakeCloudError: 503 metadata service "
         "unavailable"
     )
+
+
+def test_an_undone_batch_names_only_the_failures_of_its_own_entry() -> None:
+    cbd = Lifecycle(create_before_destroy=True)
+    cloud = FakeCloud(catalog=CATALOG)
+    two = Rollout(batch=2, health=HealthCheck("true"))
+    apply(cloud, spec(*entry(2, two, lifecycle=cbd), *entry(2, two, name="api", lifecycle=cbd)))
+    _, report = apply(
+        cloud,
+        spec(
+            *entry(2, two, "debian-12", lifecycle=cbd),
+            *entry(2, two, "debian-12", name="api", lifecycle=cbd),
+        ),
+        Health(["web-1", "api-1"]),
+    )
+    outcome = {r.address: r.message for r in report.results}
+    assert outcome["server.web-2"].startswith(
+        "not replaced: its batch failed (server.web-1 failed its health check: exit status 1); "
+    )
+    assert outcome["server.api-2"].startswith(
+        "not replaced: its batch failed (server.api-1 failed its health check: exit status 1); "
+    )
