@@ -366,10 +366,16 @@ class OpenStackCloud:
     def _limits(self) -> Limits:
         body = self._get_json("/limits", {})
         absolute = (body.get("limits") or {}).get("absolute") or {}
-        maximum = absolute.get("maxTotalInstances")
+        def limit(key: str) -> int | None:
+            value = absolute.get(key)
+            return value if isinstance(value, int) and value >= 0 else None
+
         return Limits(
-            max_instances=int(maximum) if isinstance(maximum, int) and maximum >= 0 else None,
+            max_instances=limit("maxTotalInstances"),
             used_instances=int(absolute.get("totalInstancesUsed") or 0),
+            max_server_groups=limit("maxServerGroups"),
+            max_server_group_members=limit("maxServerGroupMembers"),
+            used_server_groups=int(absolute.get("totalServerGroupsUsed") or 0),
         )
 
     def create_server(self, request: CreateRequest) -> str:

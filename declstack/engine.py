@@ -47,6 +47,7 @@ def make_plan(spec: Spec, cloud: CloudPort, *, options: PlanOptions = PlanOption
         # Batches once resolved: a resize to the flavor a server has is no resize.
         resolved = rollout.batched(resolve.resolve(plan, catalog), spec)
         plan = check_capacity(resolved, catalog.limits)
+        plan = server_group.check_quota(plan, catalog.limits)
     plan = with_stale_secrets(plan)
     if options.max_deletions is not None:
         return planner.limit_deletions(plan, options.max_deletions, "--max-deletions")

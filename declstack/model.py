@@ -487,6 +487,10 @@ class Limits:
 
     max_instances: int | None = None
     used_instances: int = 0
+    #: Nova's server group quotas (maxServerGroups, maxServerGroupMembers) and use.
+    max_server_groups: int | None = None
+    max_server_group_members: int | None = None
+    used_server_groups: int = 0
 
 
 @dataclass(frozen=True)

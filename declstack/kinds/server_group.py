@@ -21,7 +21,8 @@ are in it.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import dataclasses
+from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 
 from declstack.model import (
@@ -32,7 +33,9 @@ from declstack.model import (
     DesiredServerGroup,
     Diagnostic,
     Kind,
+    Limits,
     ObservedServerGroup,
+    Plan,
     ServerGroupChange,
     Spec,
     placeholder,
@@ -152,6 +155,46 @@ def group_ids(changes: Sequence[Change]) -> dict[str, str]:
         elif payload.before is not None:
             ids[change.name] = payload.before.id
     return ids
+
+
+def check_quota(plan: Plan, limits: Limits) -> Plan:
+    """Errors for what Nova's server group quotas would refuse halfway through the apply:
+    more servers in one entry's group than `maxServerGroupMembers` allows, or more groups
+    than `maxServerGroups` (a policy change holds the old group and the new one
+    until the servers moved)."""
+    problems: list[Diagnostic] = []
+    members = Counter(
+        c.after.entry
+        for c in plan.of_kind(Kind.SERVER)
+        if c.after is not None and c.after.placement is not None and c.action is not Action.DELETE
+    )
+    most = limits.max_server_group_members
+    for entry, count in sorted(members.items()):
+        if most is not None and entry is not None and count > most:
+            problems.append(
+                Diagnostic(
+                    "error",
+                    f'entry "{entry}" puts {count} servers into its server group, and the '
+                    f"project's quota allows {most} per group (Nova's maxServerGroupMembers)",
+                    address=placeholder(Kind.SERVER_GROUP, entry),
+                    hint="lower count, or ask for a higher server_group_members quota",
+                )
+            )
+    made = [c for c in plan.of_kind(Kind.SERVER_GROUP) if c.action.builds]
+    peak = limits.used_server_groups + len(made)
+    if limits.max_server_groups is not None and made and peak > limits.max_server_groups:
+        problems.append(
+            Diagnostic(
+                "error",
+                f"applying this plan needs {peak} server groups, but the project's quota is "
+                f"{limits.max_server_groups} ({limits.used_server_groups} in use; a policy "
+                "change holds the old group until its servers moved)",
+                hint="ask for a higher server_groups quota, or give fewer entries placement",
+            )
+        )
+    if not problems:
+        return plan
+    return dataclasses.replace(plan, diagnostics=(*plan.diagnostics, *problems))
 
 
 def describe_placement_change(server: DesiredServer) -> str:

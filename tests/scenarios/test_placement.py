@@ -137,4 +137,11 @@ def test_an_unknown_policy_is_refused_before_anything_changes(stack: Stack) -> N
     assert re.search(rf"{where}:\d+:\d+: servers\[0\]\.placement\.policy: must be", output)
     assert "did you mean 'anti-affinity'?" in output and "Traceback" not in output
     assert stack.servers() == {} and owned_groups(stack) == []
+
+    # Nova's default quota: 10 servers per group (the local cloud's and realstack's).
+    stack.write([{"name": "web", "count": 11, "placement": ANTI}])
+    result = stack.run("apply", "--yes")
+    assert_exited(result, 1)
+    assert 'entry "web" puts 11 servers into its server group' in result.stdout + result.stderr
+    assert stack.servers() == {} and owned_groups(stack) == []
     stack.write([])  # a spec the fixture's destroy can read

@@ -22,6 +22,7 @@ from declstack.model import (
     DesiredServer,
     Kind,
     Lifecycle,
+    Limits,
     ObservedServerGroup,
     Placement,
     Plan,
@@ -373,6 +374,63 @@ def test_destroy_removes_owned_groups_only_and_keeps_a_protected_servers_group()
         "declstack:stack=other:entry=web",
         "web",
     ]
+
+
+@pytest.mark.parametrize(
+    ("limits", "count", "policy_change", "expected"),
+    [
+        (Limits(max_server_group_members=10), 10, False, []),
+        (
+            Limits(max_server_group_members=10),
+            11,
+            False,
+            [
+                'entry "web" puts 11 servers into its server group, and the project\'s quota '
+                "allows 10 per group (Nova's maxServerGroupMembers)"
+            ],
+        ),
+        (Limits(max_server_groups=10, used_server_groups=9), 2, False, []),
+        (
+            Limits(max_server_groups=10, used_server_groups=10),
+            2,
+            False,
+            ["applying this plan needs 11 server groups, but the project's quota is 10"],
+        ),
+        (
+            Limits(max_server_groups=1, used_server_groups=1),
+            2,
+            True,
+            ["applying this plan needs 2 server groups, but the project's quota is 1"],
+        ),
+        (Limits(), 100, True, []),
+    ],
+)
+def test_server_group_quotas_are_checked_before_anything_changes(
+    limits: Limits, count: int, policy_change: bool, expected: list[str]
+) -> None:
+    cloud = FakeCloud(catalog=replace(CATALOG, limits=limits))
+    if policy_change:
+        cloud.server_groups["g1"] = group("web", "affinity", id="g1")
+    plan = make_plan(spec(*replicas("web", count)), cloud)
+    messages = [d.message for d in plan.errors]
+    assert len(messages) == len(expected)
+    for message, start in zip(messages, expected, strict=True):
+        assert message.startswith(start), message
+
+
+def test_the_adapter_reads_the_server_group_quotas_from_limits() -> None:
+    absolute = {
+        "maxTotalInstances": 20,
+        "totalInstancesUsed": 3,
+        "maxServerGroups": 10,
+        "maxServerGroupMembers": 10,
+        "totalServerGroupsUsed": 4,
+    }
+    compute = Compute(response(200, {"limits": {"absolute": absolute, "rate": []}}))
+    assert adapter(compute, "2.100")._limits() == Limits(20, 3, 10, 10, 4)
+    unlimited = {**absolute, "maxServerGroups": -1}
+    compute = Compute(response(200, {"limits": {"absolute": unlimited}}))
+    assert adapter(compute, "2.100")._limits().max_server_groups is None
 
 
 def test_a_targeted_server_brings_the_create_of_its_group() -> None:
