@@ -20,6 +20,7 @@ from declstack.model import (
     Action,
     CreateRequest,
     DesiredServer,
+    HealthCheck,
     Kind,
     Lifecycle,
     Limits,
@@ -27,6 +28,7 @@ from declstack.model import (
     Placement,
     Plan,
     PlanOptions,
+    Rollout,
     Spec,
 )
 from declstack.planner import target
@@ -35,6 +37,7 @@ from declstack.render import plan_to_dict, render_text
 from declstack.spec import SpecError, parse_spec
 from tests.fakes import FakeCloud
 from tests.unit.test_reconciler import CATALOG, Instant
+from tests.unit.test_rollout import Health
 
 from .test_cloud_security_groups import response
 
@@ -636,3 +639,37 @@ def test_a_create_request_with_a_group_sends_the_group_hint() -> None:
     assert compute.created["scheduler_hints"] == {"group": "g1"}
     adapter(compute, "2.100").create_server(replace(request, server_group=None))
     assert "scheduler_hints" not in compute.created
+
+
+# --- with a rollout ---------------------------------------------------------------------
+
+
+def test_a_rolled_policy_change_keeps_the_old_group_while_a_batch_is_left() -> None:
+    """The new group comes first; a batch whose health fails stops the rollout, and the
+    old group stays for the servers not yet moved; the next apply moves them and drops it."""
+    cloud = FakeCloud(catalog=CATALOG)
+    assert apply(cloud, make_plan(spec(*replicas("web", 3)), cloud)).converged
+    (old_group,) = cloud.server_groups.values()
+    check = HealthCheck('test "$DECLSTACK_SERVER_NAME" != web-2', timeout=30)
+    rolled = spec(
+        *replicas("web", 3, Placement("soft-anti-affinity"), rollout=Rollout(health=check))
+    )
+    plan = make_plan(rolled, cloud)
+    assert [c.batch.number for c in plan.of_kind(Kind.SERVER) if c.batch] == [1, 2, 3]
+    sick = Health(sick=["web-2"])
+    report = Reconciler(cloud, Settings(), clock=Instant().clock(), health=sick).apply(plan)
+    said = {r.address: r for r in report.results}
+    assert not said["server_group.web"].ok
+    assert "the old group is kept" in said["server_group.web"].message
+    assert old_group.id in cloud.server_groups
+    new_group = next(g for g in cloud.server_groups.values() if g.id != old_group.id)
+    assert len(new_group.members) == 2  # web-1 and the unhealthy web-2
+    by_name = {s.name: s.id for s in cloud.servers.values()}
+    assert by_name["web-3"] in old_group.members
+
+    report = Reconciler(cloud, Settings(), clock=Instant().clock(), health=Health()).apply(
+        make_plan(rolled, cloud)
+    )
+    assert report.converged, report.failures
+    (only,) = cloud.server_groups.values()
+    assert only.id == new_group.id and sorted(only.members) == sorted(cloud.servers)
