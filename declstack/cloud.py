@@ -366,6 +366,7 @@ class OpenStackCloud:
     def _limits(self) -> Limits:
         body = self._get_json("/limits", {})
         absolute = (body.get("limits") or {}).get("absolute") or {}
+
         def limit(key: str) -> int | None:
             value = absolute.get(key)
             return value if isinstance(value, int) and value >= 0 else None

@@ -107,7 +107,7 @@ def test_a_spec_without_them_keeps_replace_and_active(tmp_path: Path) -> None:
             "spec.yaml:5:46: servers[0].lifecycle.ignore_changes[0]: not an attribute "
             "declstack compares; ignore_changes takes image, flavor, key_name, networks, "
             "security_groups, user_data, availability_zone, config_drive, boot_volume, "
-            "metadata, tags, description or state; got the string \"imag\" (did you mean "
+            'metadata, tags, description or state; got the string "imag" (did you mean '
             "'image'?)",
         ),
         (

@@ -612,7 +612,7 @@ INVALID: list[tuple[str, str, list[str]]] = [
         + "  - {name: c, networks: [private, 3]}\n  - {name: d, networks: {name: x}}\n",
         [
             'spec.yaml:5:25: servers[0].networks: must be "auto", "none" or a list of network '
-            'names or ids (one network: [name]); got the string "Auto" (did you mean \'auto\'?)',
+            "names or ids (one network: [name]); got the string \"Auto\" (did you mean 'auto'?)",
             'spec.yaml:6:25: servers[1].networks: must list at least one network (write "none" '
             "for a server without network)",
             "spec.yaml:7:35: servers[2].networks[1]: must be a network name or id, or "
