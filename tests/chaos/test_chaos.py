@@ -67,6 +67,9 @@ ANCHORS: dict[str, tuple[str | None, float, int]] = {
     "rebuild": (r"building it again", 1.5, 2),
 }
 
+#: Seconds a killed apply's lock outlives it (the re-run waits for it to run out).
+LOCK_LEASE = 3
+
 #: What the last line printed before the kill says apply was doing (last match wins).
 PHASES: tuple[tuple[str, str], ...] = (
     (r"^Plan: |^No changes", "after-plan"),
@@ -444,11 +447,16 @@ class Lane:
         spec = self.home / f"spec-{'AB'[variant]}.yaml"
         if not spec.exists():
             spec.write_text(yaml.safe_dump(spec_doc(variant), sort_keys=False))
-        return [sys.executable, "-m", "declstack", "apply", str(spec), "--cloud", CLOUD, "--yes"]
+        # A run killed with SIGKILL keeps the stack's lock until its lease runs out:
+        # a short lease, and the re-run waits for it (--lock-timeout in `converge`).
+        return [
+            *(sys.executable, "-m", "declstack", "apply", str(spec), "--cloud", CLOUD, "--yes"),
+            *("--lock-lease", str(LOCK_LEASE)),
+        ]
 
     def converge(self, variant: int) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*self.command(variant), "--timeout", "120"],
+            [*self.command(variant), "--timeout", "120", "--lock-timeout", str(4 * LOCK_LEASE)],
             env=self.env(),
             capture_output=True,
             text=True,
