@@ -62,6 +62,10 @@ class Response:
     elapsed: float
 
 
+_MICROVERSION_SERVICE = {"block-storage": "volume", "volumev3": "volume"}
+"""Cinder's microversion header names the service `volume`, not its catalog type (400)."""
+
+
 def unversioned(url: str) -> str:
     """A catalog URL without its trailing version segment (`.../v2.1` -> `...`)."""
     return re.sub(r"/v\d+(\.\d+)?$", "", url.rstrip("/"))
@@ -161,7 +165,9 @@ class RawCloud:
         """Send one request to a catalog service; never raises on HTTP errors."""
         hdrs = dict(headers or {})
         if microversion is not None:
-            hdrs["OpenStack-API-Version"] = f"{service} {microversion}"
+            hdrs["OpenStack-API-Version"] = (
+                f"{_MICROVERSION_SERVICE.get(service, service)} {microversion}"
+            )
         return self.request_url(method, self.url(service, path), body=body, auth=auth, headers=hdrs)
 
     def request_url(

@@ -954,6 +954,239 @@ COMPUTE_HOST_STEPS: tuple[Step, ...] = (
 """Server groups over realstack's 3 compute hosts, resize, rebuild, stop and start."""
 
 
+VOLUME_READY = Poll(path="volume.status", until=("available", "error"), timeout=60, interval=0.1)
+VOLUME_IN_USE = Poll(path="volume.status", until=("in-use", "error"), timeout=60, interval=0.1)
+VOLUME_GONE = Poll(path="volume.status", until_status=404, timeout=60, interval=0.1)
+_VOLUME_FIELDS = (
+    "volume.name",
+    "volume.status",
+    "volume.size",
+    "volume.volume_type",
+    "volume.metadata",
+    "volume.bootable",
+    "volume.encrypted",
+    "volume.multiattach",
+    "volume.availability_zone",
+    "volume.attachments.*.server_id",
+    "volume.attachments.*.volume_id",
+    "volume.attachments.*.device",
+    "volume.attachments.*.host_name",
+)
+_VOLUME = "/volumes/{vol}"
+_ATTACHMENTS = "/servers/{srv_v}/os-volume_attachments"
+
+
+def _volume_action(name: str, body: JSON, why: str, microversion: str | None = None) -> Step:
+    return Step(name, "POST", "block-storage", _VOLUME + "/action", microversion, body, why=why)
+
+
+def _volume_show(name: str, poll: Poll, why: str, microversion: str | None = None) -> Step:
+    return Step(
+        name,
+        "GET",
+        "block-storage",
+        _VOLUME,
+        microversion,
+        poll=poll,
+        fields=_VOLUME_FIELDS,
+        keys=("volume",),
+        why=why,
+    )
+
+
+VOLUME_STEPS: tuple[Step, ...] = (
+    Step(
+        "volume-versions",
+        "GET",
+        "block-storage",
+        "@root/",
+        why="300: Cinder's one version v3.0, 3.0 to 3.71",
+    ),
+    Step(
+        "volume-types",
+        "GET",
+        "block-storage",
+        "/types",
+        fields=(
+            "volume_types.*.name|sorted",
+            "volume_types.[name=standard].is_public",
+            "volume_types.[name=standard].os-volume-type-access:is_public",
+        ),
+        keys=("volume_types.[name=standard]",),
+        why="the operator's types (descriptions and extra specs are the deployment's own)",
+    ),
+    Step(
+        "volume-create",
+        "POST",
+        "block-storage",
+        "/volumes",
+        body={
+            "volume": {
+                "size": 1,
+                "name": "{run}-data",
+                "metadata": {"declstack:stack": "{run}"},
+                "volume_type": "standard",
+            }
+        },
+        save={"vol": "volume.id"},
+        fields=_VOLUME_FIELDS,
+        keys=("volume",),
+        why="202 creating, what declstack sends",
+    ),
+    _volume_show("volume-wait-available", VOLUME_READY, "creating, then available"),
+    Step(
+        "volume-list-by-metadata",
+        "GET",
+        "block-storage",
+        "/volumes/detail?metadata=%7B%22declstack%3Astack%22%3A%20%22{run}%22%7D",
+        fields=("volumes.*.name", "volumes.*.status", "volumes.*.metadata"),
+        why="declstack finds its stack's volumes by the marker in their metadata",
+    ),
+    Step(
+        "volume-create-size-0",
+        "POST",
+        "block-storage",
+        "/volumes",
+        body={"volume": {"size": 0, "name": "{run}-x"}},
+        why="400: size below 1",
+    ),
+    Step(
+        "volume-create-unknown-type",
+        "POST",
+        "block-storage",
+        "/volumes",
+        body={"volume": {"size": 1, "name": "{run}-x", "volume_type": "{run}-nope"}},
+        why="404: Volume type with name ... could not be found.",
+    ),
+    _volume_action("volume-extend-same-size", {"os-extend": {"new_size": 1}}, "400: must grow"),
+    _volume_action("volume-extend", {"os-extend": {"new_size": 2}}, "202, no body (available)"),
+    _volume_show("volume-wait-extended", VOLUME_READY, "extending, then available at 2 GB"),
+    Step(
+        "volume-update-name",
+        "PUT",
+        "block-storage",
+        _VOLUME,
+        body={"volume": {"name": "{run}-renamed"}},
+        fields=_VOLUME_FIELDS,
+        keys=("volume",),
+        why="200 with the volume",
+    ),
+    Step(
+        "server-create-volume-host",
+        "POST",
+        "compute",
+        "/servers",
+        "2.52",
+        body={
+            "server": {
+                "name": "{run}-vol",
+                "imageRef": "{image_id}",
+                "flavorRef": "1",
+                "networks": "none",
+            }
+        },
+        save={"srv_v": "server.id"},
+        fields=("server.id",),
+        why="a server to attach the volume to",
+    ),
+    _settle("server-wait-volume-host", "srv_v", ("ACTIVE", "ERROR"), "ACTIVE"),
+    Step(
+        "volume-attach",
+        "POST",
+        "compute",
+        _ATTACHMENTS,
+        SDK_MV,
+        body={"volumeAttachment": {"volumeId": "{vol}"}},
+        why="200 at once: the attachment (its id is the volume's), device /dev/sdb",
+    ),
+    _volume_show("volume-wait-in-use", VOLUME_IN_USE, "reserved, attaching, then in-use"),
+    Step(
+        "volume-attachment-show",
+        "GET",
+        "compute",
+        _ATTACHMENTS + "/{vol}",
+        SDK_MV,
+        keys=("volumeAttachment",),
+        fields=(
+            "volumeAttachment.volumeId",
+            "volumeAttachment.serverId",
+            "volumeAttachment.device",
+            "volumeAttachment.tag",
+            "volumeAttachment.delete_on_termination",
+        ),
+        why="the attachment through Nova (attachment_id and bdm_uuid from 2.89)",
+    ),
+    Step(
+        "volume-attachments-list",
+        "GET",
+        "compute",
+        _ATTACHMENTS,
+        SDK_MV,
+        fields=("volumeAttachments.*.volumeId", "volumeAttachments.*.device"),
+        why="the server's one attachment",
+    ),
+    Step(
+        "volume-attach-again",
+        "POST",
+        "compute",
+        _ATTACHMENTS,
+        SDK_MV,
+        body={"volumeAttachment": {"volumeId": "{vol}"}},
+        why="400: already attached",
+    ),
+    Step(
+        "volume-delete-in-use",
+        "DELETE",
+        "block-storage",
+        _VOLUME,
+        why="400: Volume status must be available or error ...",
+    ),
+    _volume_action(
+        "volume-extend-in-use-3.0", {"os-extend": {"new_size": 3}}, "400: in-use needs 3.42"
+    ),
+    _volume_action("volume-extend-in-use", {"os-extend": {"new_size": 3}}, "202 at 3.42", "3.42"),
+    _volume_show("volume-wait-extended-in-use", VOLUME_IN_USE, "extending, then in-use at 3 GB"),
+    Step(
+        "volume-detach",
+        "DELETE",
+        "compute",
+        _ATTACHMENTS + "/{vol}",
+        SDK_MV,
+        why="202",
+    ),
+    _volume_show("volume-wait-detached", VOLUME_READY, "detaching, then available"),
+    Step(
+        "volume-detach-again",
+        "DELETE",
+        "compute",
+        _ATTACHMENTS + "/{vol}",
+        SDK_MV,
+        why="404: not attached",
+    ),
+    Step("volume-delete", "DELETE", "block-storage", _VOLUME, why="202, no body"),
+    Step(
+        "volume-wait-gone",
+        "GET",
+        "block-storage",
+        _VOLUME,
+        poll=VOLUME_GONE,
+        why="deleting, then 404 Volume ... could not be found.",
+    ),
+    Step("volume-delete-missing", "DELETE", "block-storage", _VOLUME, why="404"),
+    Step("server-delete-volume-host", "DELETE", "compute", "/servers/{srv_v}", why="204"),
+    Step(
+        "server-wait-gone-volume-host",
+        "GET",
+        "compute",
+        "/servers/{srv_v}",
+        SDK_MV,
+        poll=GONE,
+        why="until 404",
+    ),
+)
+"""Cinder v3 volumes and Nova's attachments, as declstack and the scenarios use them."""
+
+
 STEPS: tuple[Step, ...] = (
     # --- identity -----------------------------------------------------------
     Step(
@@ -1697,5 +1930,6 @@ STEPS: tuple[Step, ...] = (
     ),
     *IMAGE_WRITE_STEPS,
     *COMPUTE_HOST_STEPS,
+    *VOLUME_STEPS,
 )
 """Every step, in the order they run; servers created here are deleted at the end."""
