@@ -46,21 +46,6 @@ class Outcome(Generic[V]):
     seconds: float
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Poll intervals: start short (fast clouds answer in a second), grow to a cap."""
-
-    first: float = 0.5
-    factor: float = 1.5
-    maximum: float = 5.0
-
-    def intervals(self) -> Iterable[float]:
-        interval = self.first
-        while True:
-            yield interval
-            interval = min(self.maximum, interval * self.factor)
-
-
 @dataclass
 class Pacer:
     """Poll intervals adapted to the progress seen and to what a poll costs.
@@ -95,7 +80,6 @@ def wait_all(
     judge: Callable[[V | None], tuple[State, str]],
     *,
     timeout: float,
-    backoff: Backoff | None = None,
     pacer: Pacer | None = None,
     clock: Clock = SYSTEM_CLOCK,
     on_change: Callable[[K, Outcome[V]], None] | None = None,
@@ -108,13 +92,12 @@ def wait_all(
     whenever a key's state or detail changes, for progress display. A key that
     was seen and then is missing gets `vanished` instead of `judge(None)`, when
     given (a server deleted under a wait for it to boot ends that wait at once).
-    Rounds are paced by `pacer` (adaptive, the default) or a fixed `backoff`.
+    Rounds are paced by `pacer` (adaptive by default).
     """
     start = clock.now()
     pending = dict.fromkeys(keys, (State.PENDING, ""))
     seen: set[K] = set()
     results: dict[K, Outcome[V]] = {}
-    intervals = iter(backoff.intervals()) if backoff is not None else None
     paced = pacer or Pacer()
     while pending:
         polled_at = clock.now()
@@ -151,8 +134,7 @@ def wait_all(
                 if on_change is not None:
                     on_change(key, outcome)
             break
-        interval = next(intervals) if intervals else paced.next(progressed, poll_seconds)
-        clock.sleep(min(interval, remaining))
+        clock.sleep(min(paced.next(progressed, poll_seconds), remaining))
     return results
 
 

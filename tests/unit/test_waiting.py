@@ -6,7 +6,10 @@ from collections.abc import Mapping
 
 import pytest
 
-from declstack.waiting import Backoff, Clock, Pacer, State, wait_all
+from declstack.waiting import Clock, Pacer, State, wait_all
+
+#: One poll a second, whatever happens: rounds the tests can count.
+EVERY_SECOND = Pacer(floor=1, factor=1, cap=1, cost=0)
 
 
 class FakeClock:
@@ -45,7 +48,7 @@ def test_each_key_ends_done_failed_or_timed_out_with_one_poll_per_round() -> Non
         return script[min(polls - 1, len(script) - 1)]
 
     results = wait_all(
-        ["a", "b", "c"], poll, judge, timeout=10, backoff=Backoff(1, 1, 1), clock=fake.clock()
+        ["a", "b", "c"], poll, judge, timeout=10, pacer=EVERY_SECOND, clock=fake.clock()
     )
 
     assert results["a"].state is State.DONE
@@ -55,9 +58,16 @@ def test_each_key_ends_done_failed_or_timed_out_with_one_poll_per_round() -> Non
     assert fake.now == 10
 
 
-def test_backoff_grows_to_its_cap_and_never_sleeps_past_the_deadline() -> None:
+def test_quiet_rounds_grow_to_the_cap_and_never_sleep_past_the_deadline() -> None:
     fake = FakeClock()
-    wait_all(["x"], lambda: {}, judge, timeout=7, backoff=Backoff(0.5, 2, 3), clock=fake.clock())
+    wait_all(
+        ["x"],
+        lambda: {},
+        judge,
+        timeout=7,
+        pacer=Pacer(floor=0.5, factor=2, cap=3, cost=0),
+        clock=fake.clock(),
+    )
     assert fake.sleeps == [0.5, 1, 2, 3, 0.5]
 
 
@@ -91,7 +101,7 @@ def test_a_key_seen_then_missing_ends_at_once_when_vanished_is_given() -> None:
         poll,
         judge,
         timeout=600,
-        backoff=Backoff(1, 1, 1),
+        pacer=EVERY_SECOND,
         clock=fake.clock(),
         vanished=(State.FAILED, "deleted under us"),
     )
