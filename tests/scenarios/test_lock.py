@@ -53,7 +53,8 @@ def test_two_applies_started_together_make_the_spec_once(stack: Stack) -> None:
 
 def test_a_run_that_waits_for_the_lock_goes_on_after_the_holder(stack: Stack) -> None:
     stack.write(SERVERS)
-    first = _start(stack, "apply", "--yes")
+    # Both may wait: whichever takes the lock first, the other waits for it.
+    first = _start(stack, "apply", "--yes", "--lock-timeout", "200")
     time.sleep(0.2)
     second = _start(stack, "apply", "--yes", "--lock-timeout", "200")
     results = [_finish(first), _finish(second)]
