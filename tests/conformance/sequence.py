@@ -213,9 +213,11 @@ class Runner:
             self.norm.add(self.env[var], "{" + var + "}")
         for var in ("username", "project_name"):
             self.norm.add_exact(self.env[var], "{" + var + "}")
-        for service, url in self.cloud.endpoints.items():
+        # Sorted: two service types can share one URL (block-storage and volumev3), and
+        # the first name wins, so catalog order (which Keystone does not fix) must not.
+        for service, url in sorted(self.cloud.endpoints.items()):
             self.norm.add(url, f"<{service}>")
-        for service, url in self.cloud.endpoints.items():
+        for service, url in sorted(self.cloud.endpoints.items()):
             self.norm.add(unversioned(url), f"<{service}-root>")
 
     def _send(self, step: Step, path: str, body: JSON) -> tuple[int, JSON, float]:
